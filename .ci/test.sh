@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command (`make test` runs it after installing into .venv; `.ci/run` runs `make test`):
+# 1) the package is in sync with the notebooks, 2) the notebooks are clean, 3) README.md is in step with
+# nbs/index.ipynb, 4) nbdev-test over every notebook, 5) pytest. Any failure stops it loudly.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN="${VENV:-.venv}/bin"
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+fail() { echo; echo "FAILED: $*" >&2; exit 1; }
+step() { echo; echo "== $*"; }
+state() { git status --porcelain --untracked-files=all -- "$@"; git diff -- "$@"; }
+
+step "1/5 package in sync with the notebooks (nbdev-export)"
+before=$(state sdd_nb)
+"$BIN/nbdev-export" || fail "nbdev-export crashed"
+after=$(state sdd_nb)
+if [ "$before" != "$after" ]; then
+  git status --short -- sdd_nb
+  fail "sdd_nb/ is not in sync with the notebooks: a notebook was edited without exporting. Run nbdev-export (or make export) and commit sdd_nb/."
+fi
+
+step "2/5 notebooks clean (nbdev-clean)"
+before=$(state nbs)
+"$BIN/nbdev-clean" || fail "nbdev-clean crashed"
+after=$(state nbs)
+if [ "$before" != "$after" ]; then
+  git status --short -- nbs
+  fail "notebooks carry outputs or metadata: run nbdev-clean (or make clean-nbs) and commit nbs/."
+fi
+
+step "3/5 README.md in step with nbs/index.ipynb"
+"$BIN/python" tools/readme.py --check || fail "README.md differs from nbs/index.ipynb: edit index.ipynb, then run make readme."
+
+step "4/5 nbdev-test over every notebook"
+"$BIN/nbdev-test" --n-workers 2 --timing || fail "nbdev-test failed on the notebooks listed above"
+
+step "5/5 pytest"
+"$BIN/pytest" -q -ra tests
+rc=$?
+[ $rc -eq 5 ] && fail "pytest collected no tests"
+[ $rc -ne 0 ] && fail "pytest failed (exit $rc)"
+echo; echo "all checks passed"

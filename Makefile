@@ -1,0 +1,36 @@
+# sdd-nb: the two commands of a fresh machine are `make demo` and `make test`.
+SHELL := /bin/bash
+# Both create .venv (plain pip: torch 2.14.1 / torchvision 0.29.1 come from the local wheel disk where there is one).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PIPQ := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: demo test install export clean-nbs readme bench
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "installing sdd-nb and its dependencies into $(VENV) (first time: a few minutes)"
+	@$(PY) -m pip install -q --upgrade pip 2>&1 | $(PIPQ)
+	@set -o pipefail; $(PY) -m pip install -q -e '.[dev]' 2>&1 | $(PIPQ)
+	@$(PY) -c "import sdd_nb, torch, torchvision, diffusers, open_clip, cleanfid" || { echo "install failed: see the pip output above"; exit 1; }
+	@touch $@
+install: $(VENV)/.installed
+
+# The main job of the embedded default (until the training notebook lands: the toy world, end to end).
+demo: install
+	@mkdir -p _runs
+	$(BIN)/papermill nbs/toyworld.ipynb _runs/toyworld.ipynb --log-level WARNING
+	@echo "figures written to figures/ (executed notebook: _runs/toyworld.ipynb)"
+
+# Every test: notebooks in sync and clean, nbdev-test over all notebooks, pytest.
+test: install
+	@bash .ci/test.sh
+
+export: install
+	$(BIN)/nbdev-export
+clean-nbs: install
+	$(BIN)/nbdev-clean
+readme: install
+	$(PY) tools/readme.py --write
+bench: install
+	$(PY) bench/render_speed.py

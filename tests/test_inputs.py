@@ -1,0 +1,56 @@
+"""Bad input gets a clear error that names the problem and the fix."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sdd_nb.core import check_images, load_image, make_run_dir, get_device, Config
+from sdd_nb.imagefolder import ImageFolder
+from sdd_nb.toyfaces import parse_prompt, edit, toy_face, render, sample_spec, ToyFaces
+
+
+def test_corrupt_and_missing_images(tmp_path):
+    bad = tmp_path / "bad.jpg"; bad.write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(ValueError, match="corrupt or not an image"): load_image(bad)
+    with pytest.raises(FileNotFoundError, match="image not found"): load_image(tmp_path / "nope.png")
+
+
+def test_image_convention_errors():
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"): check_images(torch.rand(1, 3, 8, 8) * 255)
+    with pytest.raises(ValueError, match="64x64"): check_images(torch.zeros(1, 3, 32, 32), size=64)
+    with pytest.raises(TypeError, match="float"): check_images(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="NaN"): check_images(torch.full((1, 3, 8, 8), float("inf")))
+
+
+def test_prompt_errors():
+    with pytest.raises(ValueError, match="empty"): parse_prompt("")
+    with pytest.raises(KeyError, match="Known prompts:.*angry"): parse_prompt("a vampire")
+
+
+def test_toy_world_errors():
+    f = toy_face(0, 0)
+    with pytest.raises(KeyError, match="attributes are"): edit(f, mood="angry")
+    with pytest.raises(ValueError, match="values are"): edit(f, expression="sleepy")
+    with pytest.raises(ValueError, match="needs an attribute"): edit(f)
+    with pytest.raises(ValueError, match="between 8 and 256"): render(sample_spec(0, 0), size=4)
+    with pytest.raises(ValueError, match="holds"): ToyFaces("test", n=10**9)
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"): ImageFolder(tmp_path / "celeba")
+    with pytest.raises(ValueError, match="no images"): ImageFolder(tmp_path)
+    (tmp_path / "x.png").write_bytes(b"junk")
+    with pytest.warns(UserWarning, match="x.png"), pytest.raises(ValueError, match="no readable images"):
+        ImageFolder(tmp_path)
+
+
+def test_run_folder_is_never_overwritten(tmp_path):
+    run = make_run_dir(tmp_path / "run"); (run / "weights.safetensors").write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match="nothing was overwritten"): make_run_dir(run)
+    assert (run / "weights.safetensors").read_bytes() == b"precious"
+
+
+def test_device_and_config_errors():
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="device='cpu'"): get_device("cuda")
+    with pytest.raises(FileNotFoundError, match="config file not found"): Config.from_yaml("/nonexistent.yaml")

@@ -1,0 +1,30 @@
+"""The experiment notebooks run under papermill with their parameters, and write where they are told."""
+import json
+from pathlib import Path
+
+import pandas as pd
+import papermill as pm
+
+
+def test_toyworld_notebook_writes_figures(root, tmp_path):
+    out = tmp_path / "figs"
+    pm.execute_notebook(str(root / "nbs" / "toyworld.ipynb"), str(tmp_path / "run.ipynb"), cwd=str(root),
+                        parameters={"n_faces": 4, "n_stats": 20, "size": 32, "out_dir": str(out)}, progress_bar=False)
+    names = {p.name for p in out.iterdir()}
+    assert {"toyfaces_grid.png", "toyfaces_attributes.png", "toyfaces_masks.png",
+            "toyfaces_counterfactuals.png", "toyfaces_stats.csv"} <= names
+    stats = pd.read_csv(out / "toyfaces_stats.csv").set_index("attribute")
+    assert (stats.drop(index="pose")["edit_px_outside_mask"] == 0).all()
+    assert (stats["edit_px_changed"] > 0).all()
+    # the parameters cell is tagged, so papermill injected ours after it
+    nb = json.loads((tmp_path / "run.ipynb").read_text())
+    tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
+    assert ["parameters"] in tags and ["injected-parameters"] in tags
+
+
+def test_every_experiment_notebook_has_one_parameters_cell(root):
+    for nb_path in (root / "nbs").glob("[a-z]*.ipynb"):
+        if nb_path.name == "index.ipynb": continue
+        nb = json.loads(nb_path.read_text())
+        n = sum("parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+        assert n == 1, f"{nb_path.name}: {n} cells tagged 'parameters' (papermill needs exactly one)"

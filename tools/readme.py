@@ -1,0 +1,32 @@
+"""README.md is rendered from nbs/index.ipynb: its markdown cells as they are, its code cells as
+python blocks (outputs are not rendered).
+
+    python tools/readme.py --write   # regenerate README.md
+    python tools/readme.py --check   # exit 1 if README.md is out of step
+"""
+import json, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
+    nb = json.loads(Path(nb_path).read_text())
+    parts = []
+    for c in nb["cells"]:
+        src = "".join(c["source"]).strip("\n")
+        if not src or src.startswith("#| hide"): continue
+        parts.append(src if c["cell_type"] == "markdown" else f"```python\n{src}\n```")
+    return "<!-- Generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file. -->\n\n" + "\n\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    text, readme = render(), ROOT / "README.md"
+    if "--write" in sys.argv:
+        readme.write_text(text); print(f"wrote {readme}")
+    elif "--check" in sys.argv:
+        if not readme.exists() or readme.read_text() != text:
+            print("README.md is out of step with nbs/index.ipynb: run `make readme` (python tools/readme.py --write)"); sys.exit(1)
+        print("README.md is in step with nbs/index.ipynb")
+    else:
+        print(__doc__); sys.exit(2)
