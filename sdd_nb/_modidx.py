@@ -76,6 +76,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'sdd_nb.pretrain._machine': ('pretrain.html#_machine', 'sdd_nb/pretrain.py'),
                                  'sdd_nb.pretrain._ok': ('pretrain.html#_ok', 'sdd_nb/pretrain.py'),
                                  'sdd_nb.pretrain._render_chunk': ('pretrain.html#_render_chunk', 'sdd_nb/pretrain.py'),
+                                 'sdd_nb.pretrain.caption_matches': ('pretrain.html#caption_matches', 'sdd_nb/pretrain.py'),
                                  'sdd_nb.pretrain.clip_zero_shot': ('pretrain.html#clip_zero_shot', 'sdd_nb/pretrain.py'),
                                  'sdd_nb.pretrain.evaluate_all': ('pretrain.html#evaluate_all', 'sdd_nb/pretrain.py'),
                                  'sdd_nb.pretrain.fit': ('pretrain.html#fit', 'sdd_nb/pretrain.py'),
