@@ -34,3 +34,4 @@ readme: install
 	$(PY) tools/readme.py --write
 bench: install
 	$(PY) bench/render_speed.py
+	$(PY) bench/guidance_batched.py

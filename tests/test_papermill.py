@@ -28,3 +28,27 @@ def test_every_experiment_notebook_has_one_parameters_cell(root):
         nb = json.loads(nb_path.read_text())
         n = sum("parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
         assert n == 1, f"{nb_path.name}: {n} cells tagged 'parameters' (papermill needs exactly one)"
+
+
+def test_hqs_notebook_writes_curves_and_selection(root, tmp_path):
+    out = tmp_path / "hqs"
+    pm.execute_notebook(str(root / "nbs" / "hqs.ipynb"), str(tmp_path / "run.ipynb"), cwd=str(root),
+                        parameters={"prompts": ["smiling", "white hair"], "n_images": 2, "t_step": 400, "xi": 0.0,
+                                    "out_dir": str(out)}, progress_bar=False)
+    assert {"hqs_curves.png", "hqs_grad_maps.png", "hqs_table.csv", "hqs_selected.csv", "hqs_run.json"} <= {p.name for p in out.iterdir()}
+    table = pd.read_csv(out / "hqs_table.csv")
+    assert sorted(table.prompt.unique()) == ["smiling", "white hair"] and sorted(table.t.unique()) == [100, 500, 900]
+    assert table.hqs.between(-1, 1).all() and (table.n_images == 2).all()
+    sel = pd.read_csv(out / "hqs_selected.csv").set_index(["prompt", "strategy"])
+    best = json.loads((out / "hqs_run.json").read_text())["best"]
+    for p in ("smiling", "white hair"):
+        assert str(best[p]) == str(sel.loc[(p, "largest"), "timesteps"])
+        assert sel.loc[(p, "largest"), "mean_hqs"] == table[table.prompt == p].hqs.max().round(4)
+
+
+def test_hqs_notebook_rejects_an_unknown_prompt(root, tmp_path):
+    import pytest
+    with pytest.raises(pm.PapermillExecutionError, match="unknown toy-world prompt"):
+        pm.execute_notebook(str(root / "nbs" / "hqs.ipynb"), str(tmp_path / "run.ipynb"), cwd=str(root),
+                            parameters={"prompts": ["purple hair"], "n_images": 1, "t_step": 400, "out_dir": str(tmp_path / "o")},
+                            progress_bar=False)
