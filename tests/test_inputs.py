@@ -54,3 +54,24 @@ def test_device_and_config_errors():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="device='cpu'"): get_device("cuda")
     with pytest.raises(FileNotFoundError, match="config file not found"): Config.from_yaml("/nonexistent.yaml")
+
+
+def test_guidance_and_baselines_name_bad_inputs():
+    from sdd_nb.guidance import Supervisor
+    from sdd_nb.baselines import DDIB
+    from sdd_nb.metrics import fid
+    from sdd_nb.models import build_tiny_sd, dummy_sd_config, sd_pipeline
+    with pytest.raises(FileNotFoundError, match="not found"):
+        Supervisor.from_pretrained("./no/such/model")
+    sup = Supervisor.from_pipeline(sd_pipeline(build_tiny_sd(dummy_sd_config())))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with pytest.raises(ValueError, match="empty"):
+        sup.image_grads(x, " ", [100])
+    with pytest.raises(ValueError, match=r"outside the scheduler's range \[0, 999\]"):
+        sup.image_grads(x, "smiling", [1000])
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        sup.image_grads(x * 2, "smiling", [100])
+    with pytest.raises(ValueError, match="strength"):
+        DDIB(sd_pipeline(build_tiny_sd(dummy_sd_config()))).edit(x, "smiling", strength=1.5)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        fid(x, x)

@@ -52,3 +52,14 @@ def test_hqs_notebook_rejects_an_unknown_prompt(root, tmp_path):
         pm.execute_notebook(str(root / "nbs" / "hqs.ipynb"), str(tmp_path / "run.ipynb"), cwd=str(root),
                             parameters={"prompts": ["purple hair"], "n_images": 1, "t_step": 400, "out_dir": str(tmp_path / "o")},
                             progress_bar=False)
+
+
+def test_tradeoff_notebook_measures_every_editor(root, tmp_path):
+    out = tmp_path / "tradeoff"
+    pm.execute_notebook(str(root / "nbs" / "tradeoff.ipynb"), str(tmp_path / "run.ipynb"), cwd=str(root),
+                        parameters={"prompts": ["angry"], "n_images": 3, "alphas": [0.5], "ddim_steps": 4, "sdd_steps": 2,
+                                    "runs_dir": str(tmp_path / "runs"), "out_dir": str(out)}, progress_bar=False)
+    t = pd.read_csv(out / "tradeoff.csv")
+    assert sorted(t.method) == ["DDIB", "SDD", "SDEdit"]
+    assert t.fid_feature.eq("tiny-clip").all() and t.clip_convention.eq("tiny-clip/toy").all()
+    assert {"tradeoff.png", "tradeoff_grid.png"} <= {p.name for p in out.iterdir()}
