@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PIPQ := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: demo test install export clean-nbs readme bench figures
+.PHONY: demo test install export clean-nbs readme bench figures reproduce
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "installing sdd-nb and its dependencies into $(VENV) (first time: a few minutes)"
@@ -38,6 +38,9 @@ clean-nbs: install
 	$(BIN)/nbdev-clean
 readme: install
 	$(PY) tools/readme.py --write
+reproduce: install
+	$(PY) -m sdd_nb.reproduce
+
 bench: install
 	$(PY) bench/render_speed.py
 	$(PY) bench/guidance_batched.py
