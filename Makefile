@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PIPQ := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: demo test install export clean-nbs readme bench figures reproduce
+.PHONY: demo test install export clean-nbs readme bench bench-paper figures reproduce
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "installing sdd-nb and its dependencies into $(VENV) (first time: a few minutes)"
@@ -44,3 +44,9 @@ reproduce: install
 bench: install
 	$(PY) bench/render_speed.py
 	$(PY) bench/guidance_batched.py
+
+# The paper's size with random weights (a GPU: minutes; the CPU: about half an hour) -> bench/results/paper_scale_<device>.json
+DEVICE ?= cuda
+DTYPE ?= bfloat16
+bench-paper: install
+	$(PY) bench/paper_scale.py --device $(DEVICE) --dtype $(DTYPE)
