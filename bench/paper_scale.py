@@ -96,6 +96,15 @@ def main(argv=None):
     g = torch.Generator().manual_seed(0)
     size = sup.image_size
     res, ts = {}, torch.linspace(100, 900, 17).round().long().tolist()
+    tag = "tiny" if a.tiny else device.type
+    path = Path(a.out or Path(__file__).parent / "results" / f"paper_scale_{tag}.json")
+    def save():                                                   # after every item: a killed run keeps what it measured
+        out = {"benchmark": "SDD at the paper's size, random weights" if not a.tiny else "SDD code paths at toy size (not a speed figure)",
+               "device": str(device), "machine": _machine(device), "dtype": a.dtype, "compile": a.compile, "channels_last": a.channels_last,
+               "gradient_checkpointing": a.checkpointing, "supervisor_image": size, "results": res,
+               "recipe_anchors_ms": ANCHORS_MS, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
+        path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(out, indent=1) + "\n")
+        return out
     n_params = lambda m: round(sum(p.numel() for p in m.parameters()) / 1e6, 2)
 
     if "distill_step" in items:
@@ -110,14 +119,14 @@ def main(argv=None):
                 grad = sup.latent_grad(z.detach(), "white hair", torch.tensor([500, 500]), noise)
                 loss = (z.float() * grad.float()).sum() / z[0].numel() / 2 + 10 * mapper.regularizers(x, y)["latent_code_l2"] + ident(y, x)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        res["distill_step"] = timer(step, a.repeats, device) | {"batch": 2, "image": gen.g.size}
+        res["distill_step"] = timer(step, a.repeats, device) | {"batch": 2, "image": gen.g.size}; save()
     if "hqs_search" in items:
         x = (torch.rand(1, 3, size, size, generator=g) * 2 - 1).to(device)
         nz = sup.noise_like(1, g)
         for name, chunk in (("sequential", 1), ("batched", len(ts))):
             def search(): 
                 with amp(): sup.image_grads(x, "white hair", ts, noise=nz, chunk=chunk)
-            res[f"hqs_search_{name}"] = timer(search, a.repeats, device) | {"timesteps": len(ts), "chunk": chunk}
+            res[f"hqs_search_{name}"] = timer(search, a.repeats, device) | {"timesteps": len(ts), "chunk": chunk}; save()
     with torch.no_grad():
         if "sdd_stylegan" in items:
             w1 = torch.randn(1, gen.n_latent, gen.dim, generator=g).to(device)
@@ -136,17 +145,11 @@ def main(argv=None):
         ed = cls(pipe, steps=50, guidance_scale=7.5, batch_size=1, device=device, dtype=dtype)
         def run_ed():
             with amp(): ed.edit(xi, "white hair", strength=strength, progress=False, **({"source_prompt": "a photo of a face"} if name == "ddib" else {}))
-        res[name] = timer(run_ed, max(1, a.repeats // 2), device) | {"steps": 50, "strength": strength}
+        res[name] = timer(run_ed, max(1, a.repeats // 2), device) | {"steps": 50, "strength": strength}; save()
     if "sdedit" in res:
         for k in ("sdd_pixel", "sdd_stylegan"):
             if k in res: res[k]["speedup_vs_sdedit"] = round(res["sdedit"]["median_ms"] / res[k]["median_ms"], 1)
-    out = {"benchmark": "SDD at the paper's size, random weights" if not a.tiny else "SDD code paths at toy size (not a speed figure)",
-           "device": str(device), "machine": _machine(device), "dtype": a.dtype, "compile": a.compile, "channels_last": a.channels_last,
-           "gradient_checkpointing": a.checkpointing, "supervisor_image": size, "results": res,
-           "recipe_anchors_ms": ANCHORS_MS, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
-    tag = "tiny" if a.tiny else device.type
-    path = Path(a.out or Path(__file__).parent / "results" / f"paper_scale_{tag}.json")
-    path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(out, indent=1) + "\n")
+    out = save()
     print(f"{out['benchmark']} on {out['machine']} ({a.dtype})")
     print(f"{'work':24s} {'median ms':>10s} {'anchor ms':>10s} {'peak GiB':>9s}")
     for k, v in res.items():
