@@ -28,7 +28,7 @@ demo: install
 figures: install
 	$(BIN)/papermill nbs/hqs.ipynb _runs/hqs.ipynb -f nbs/configs/hqs_full.yaml --log-level WARNING
 
-# Every test: notebooks in sync and clean, nbdev-test over all notebooks, pytest.
+# Every test: notebooks in sync and clean, ruff (pyflakes) over sdd_nb tests bench tools, nbdev-test over all notebooks, pytest.
 test: install
 	@bash .ci/test.sh
 

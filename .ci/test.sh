@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (`make test` runs it after installing into .venv; `.ci/run` runs `make test`):
-# 1) the package is in sync with the notebooks, 2) the notebooks are clean, 3) README.md is in step with
-# nbs/index.ipynb, 4) nbdev-test over every notebook, 5) pytest. Any failure stops it loudly.
+# 1) the package is in sync with the notebooks, 2) ruff (pyflakes) finds no undefined name or unused import,
+# 3) the notebooks are clean, 4) README.md is in step with nbs/index.ipynb, 5) nbdev-test over every notebook,
+# 6) pytest. Any failure stops it loudly.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN="${VENV:-.venv}/bin"
@@ -10,7 +11,7 @@ fail() { echo; echo "FAILED: $*" >&2; exit 1; }
 step() { echo; echo "== $*"; }
 state() { git status --porcelain --untracked-files=all -- "$@"; git diff -- "$@"; }
 
-step "1/5 package in sync with the notebooks (nbdev-export)"
+step "1/6 package in sync with the notebooks (nbdev-export)"
 before=$(state sdd_nb)
 "$BIN/nbdev-export" || fail "nbdev-export crashed"
 after=$(state sdd_nb)
@@ -19,7 +20,10 @@ if [ "$before" != "$after" ]; then
   fail "sdd_nb/ is not in sync with the notebooks: a notebook was edited without exporting. Run nbdev-export (or make export) and commit sdd_nb/."
 fi
 
-step "2/5 notebooks clean (nbdev-clean)"
+step "2/6 lint (ruff check sdd_nb tests bench tools)"
+"$BIN/ruff" check sdd_nb tests bench tools || fail "ruff found the problems listed above (an undefined name is a bug a user would hit; an unused import is noise). Fix them in the notebooks for sdd_nb/ (then nbdev-export), in place for tests/ bench/ tools/; if ruff is missing, pip install -e '.[dev]'."
+
+step "3/6 notebooks clean (nbdev-clean)"
 before=$(state nbs)
 "$BIN/nbdev-clean" || fail "nbdev-clean crashed"
 after=$(state nbs)
@@ -28,13 +32,13 @@ if [ "$before" != "$after" ]; then
   fail "notebooks carry outputs or metadata: run nbdev-clean (or make clean-nbs) and commit nbs/."
 fi
 
-step "3/5 README.md in step with nbs/index.ipynb"
+step "4/6 README.md in step with nbs/index.ipynb"
 "$BIN/python" tools/readme.py --check || fail "README.md differs from nbs/index.ipynb: edit index.ipynb, then run make readme."
 
-step "4/5 nbdev-test over every notebook"
+step "5/6 nbdev-test over every notebook"
 "$BIN/nbdev-test" --n-workers 2 --timing || fail "nbdev-test failed on the notebooks listed above"
 
-step "5/5 pytest"
+step "6/6 pytest"
 "$BIN/pytest" -q -ra tests
 rc=$?
 [ $rc -eq 5 ] && fail "pytest collected no tests"

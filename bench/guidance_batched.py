@@ -8,7 +8,7 @@ one timestep at a time (chunk=1) against one batched pass (chunk=17). JSON out.
 The recipe's anchor (SD v1.x, 512 px, bf16, one H200): 1288 ms one t at a time, 319 ms batched (4.0x).
 Speed does not depend on the weights, so `--arch sd-v1` builds the architecture with random ones.
 """
-import argparse, json, os, platform, statistics, time
+import argparse, platform, statistics, time
 from pathlib import Path
 
 import torch
@@ -35,6 +35,7 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     from sdd_nb.guidance import Supervisor
     from sdd_nb.models import sd_v1_components
+    from sdd_nb.core import save_json
     dtype = getattr(torch, a.dtype)
     if a.arch == "tiny-sd": sup = Supervisor.from_pretrained("tiny-sd", device=a.device, dtype=dtype)
     else:
@@ -62,7 +63,7 @@ def main(argv=None):
            **res, "speedup": round(seq / bat, 2), "recipe_anchor": {"sequential_ms": 1288, "batched_ms": 319, "speedup": 4.0,
            "setting": "SD v1.x 512 px bf16, one H200"}, "date": time.strftime("%Y-%m-%d")}
     path = Path(a.out or Path(__file__).parent / "results" / f"guidance_batched_{sup.device.type}.json")
-    path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(out, indent=1) + "\n")
+    save_json(out, path, indent=1)                                    # atomically: a kill never leaves half a file
     print(f"{a.arch} {size}px {a.dtype} on {machine}: {len(ts)} timesteps sequential {seq} ms, batched {bat} ms -> {out['speedup']}x  ({path})")
     return out
 

@@ -17,7 +17,7 @@ What it measures (median of --repeats after a warm-up; peak GPU memory where on 
 The recipe's anchors (SD v1.x, 512 px, bf16, eager PyTorch, one H200): distillation step 102 ms (7.0 GiB), SDEdit 1343 ms,
 pixel manipulator 10.3 ms, search 1288 ms one t at a time vs 319 ms batched, DDIB 2897 ms.
 """
-import argparse, json, statistics, sys, time, types
+import argparse, statistics, sys, time, types
 from pathlib import Path
 
 import torch
@@ -87,7 +87,7 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     items = [s.strip() for s in a.only.split(",") if s.strip()]
     if set(items) - set(ITEMS): ap.error(f"unknown items {sorted(set(items) - set(ITEMS))}; choose from {ITEMS}")
-    from sdd_nb.core import get_device
+    from sdd_nb.core import get_device, save_json
     from sdd_nb.baselines import SDEdit, DDIB
     from sdd_nb.pretrain import _machine
     device, dtype = get_device(a.device), getattr(torch, a.dtype)
@@ -103,7 +103,7 @@ def main(argv=None):
                "device": str(device), "machine": _machine(device), "dtype": a.dtype, "compile": a.compile, "channels_last": a.channels_last,
                "gradient_checkpointing": a.checkpointing, "supervisor_image": size, "results": res,
                "recipe_anchors_ms": ANCHORS_MS, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
-        path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(out, indent=1) + "\n")
+        save_json(out, path, indent=1)                            # atomically: a kill mid-write keeps the previous file
         return out
     n_params = lambda m: round(sum(p.numel() for p in m.parameters()) / 1e6, 2)
 

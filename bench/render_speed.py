@@ -7,7 +7,7 @@ The target (issue: the toy world) is at least 300 faces/s at 64x64 on one core.
 """
 import os
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"): os.environ[_v] = "1"
-import argparse, json, platform, time
+import argparse, platform, time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     from sdd_nb.toyfaces import render, sample_spec
+    from sdd_nb.core import save_json
     specs = [sample_spec(0, i) for i in range(a.n)]
     render(specs[: min(8, a.n)], a.size, masks=a.masks)  # warm up
     times = []
@@ -48,7 +49,7 @@ def main(argv=None):
            "spec_sampling_per_s": round(a.n / t_spec, 1), "threads": 1,
            "machine": f"{cpu_name()}, {os.cpu_count()} cores", "torch": torch.__version__,
            "numpy": np.__version__, "date": time.strftime("%Y-%m-%d")}
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(res, indent=2) + "\n")
+    out = save_json(res, a.out)                                       # atomically
     print(f"{res['faces_per_s']:.0f} faces/s at {a.size}x{a.size} on one CPU core (best of {a.repeats}, batches of {a.batch}"
           f"{', with masks' if a.masks else ''}); written to {out}")
     return res

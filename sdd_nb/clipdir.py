@@ -7,8 +7,8 @@ CLIP text space. The paper's second metric, and the StyleCLIP-style baseline's t
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
-from .core import check_images, resize_images
-from .models import clip_encode_images, TINY_CLIP_PREPROCESS
+from .core import check_images
+from .models import clip_encode_images
 
 # %% auto #0
 __all__ = ['CONVENTIONS', 'imagenet_templates', 'toy_caption', 'text_embedding', 'text_direction', 'image_embeddings',

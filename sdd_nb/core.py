@@ -4,18 +4,18 @@
 
 # %% ../nbs/00_core.ipynb #511325d3
 from __future__ import annotations
-import os, json, random, dataclasses, tempfile, math
+import os, json, random, dataclasses, tempfile, math, pickle, re, warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['get_device', 'seed_everything', 'check_images', 'to_tensor', 'to_uint8', 'to_pil', 'resize_images', 'load_image',
-           'save_image', 'atomic_write', 'save_json', 'make_run_dir', 'image_grid', 'save_grid', 'Config',
-           'project_root', 'project_path']
+__all__ = ['get_device', 'seed_everything', 'check_images', 'rgb_image', 'to_tensor', 'to_uint8', 'to_pil', 'resize_images',
+           'load_image', 'save_image', 'atomic_write', 'save_json', 'save_text', 'save_csv', 'save_figure',
+           'make_run_dir', 'load_torch', 'image_grid', 'save_grid', 'Config', 'project_root', 'project_path']
 
 # %% ../nbs/00_core.ipynb #249c06bd
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -42,8 +42,9 @@ def seed_everything(seed: int, device: str | torch.device = "cpu") -> torch.Gene
 
 # %% ../nbs/00_core.ipynb #f4e99ac3
 def check_images(x: torch.Tensor, size: int | tuple[int, int] | None = None, channels: int | None = 3,
-                 name: str = "images", atol: float = 1e-3) -> torch.Tensor:
-    "Validate `x` as float NCHW in [-1, 1] (optionally of spatial `size`); return it unchanged."
+                 name: str = "images", atol: float = 1e-3, min_size: int | None = None) -> torch.Tensor:
+    """Validate `x` as float NCHW in [-1, 1] (optionally of spatial `size`, or at least `min_size` on each side);
+    return it unchanged. Warns when the images look like [0, 1] ones (no negative value, nothing above 1)."""
     if not isinstance(x, torch.Tensor): raise TypeError(f"{name} must be a torch.Tensor (float NCHW in [-1, 1]); got {type(x).__name__}. Use `to_tensor` to convert PIL images or arrays.")
     if x.ndim != 4: raise ValueError(f"{name} must be NCHW (4 dims); got shape {tuple(x.shape)}. Add a batch dimension with x[None].")
     if not x.is_floating_point(): raise TypeError(f"{name} must be a float tensor in [-1, 1]; got {x.dtype}. Use `to_tensor` to convert uint8 images.")
@@ -51,24 +52,50 @@ def check_images(x: torch.Tensor, size: int | tuple[int, int] | None = None, cha
     if size is not None:
         hw = (size, size) if isinstance(size, int) else tuple(size)
         if tuple(x.shape[-2:]) != hw: raise ValueError(f"{name} must be {hw[0]}x{hw[1]}; got {x.shape[-2]}x{x.shape[-1]}. Resize them (e.g. `resize_images`).")
+    if min_size is not None and min(x.shape[-2:]) < min_size:
+        raise ValueError(f"{name} are {x.shape[-2]}x{x.shape[-1]}, smaller than the smallest size accepted here, {min_size}x{min_size}. "
+                         f"Give larger images (or upsample them, e.g. `resize_images(x, {min_size})`).")
     if not torch.isfinite(x).all(): raise ValueError(f"{name} contain NaN or infinite values.")
     lo, hi = x.min().item(), x.max().item()
     if lo < -1 - atol or hi > 1 + atol: raise ValueError(f"{name} must lie in [-1, 1]; got [{lo:.3f}, {hi:.3f}]. Images in [0, 1] convert with x * 2 - 1.")
+    if lo >= 0 and hi <= 1 and hi > lo:   # a constant batch says nothing about its convention
+        warnings.warn(f"{name} have no negative value (range [{lo:.3f}, {hi:.3f}]): they look like images in [0, 1] (torchvision's "
+                      f"ToTensor convention), but sdd_nb reads [-1, 1], where these are washed-out, bright images. "
+                      f"Convert them with x * 2 - 1 (or load them with sdd_nb.core.load_image / to_tensor).", UserWarning, stacklevel=2)
     return x
 
 # %% ../nbs/00_core.ipynb #5cee5ac7
+def rgb_image(im: Image.Image, name: str = "image") -> Image.Image:
+    """`im` as an 8-bit RGB PIL image. 16-bit and 32-bit integer images (modes `I;16*` and `I`) are scaled by their bit
+    depth (values up to 65535 as 16-bit), not clipped; float images (mode `F`) in [0, 1] are scaled by 255, others refused."""
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        a = np.asarray(im).astype(np.float64)
+        lo, hi = (a.min(), a.max()) if a.size else (0, 0)
+        if lo < 0: raise ValueError(f"{name} is a signed integer image (mode {im.mode!r}) with negative values ({lo:.0f}..{hi:.0f}): "
+                                    "its intensity scale is unknown. Convert it to an 8-bit or 16-bit image first.")
+        a = a * (255 / (65535 if hi <= 65535 else 2**31 - 1))
+        return Image.fromarray(a.round().clip(0, 255).astype(np.uint8), "L").convert("RGB")
+    if im.mode == "F":
+        a = np.asarray(im).astype(np.float64)
+        lo, hi = (a.min(), a.max()) if a.size else (0, 0)
+        if not np.isfinite(a).all() or lo < 0 or hi > 1:
+            raise ValueError(f"{name} is a float image (mode 'F') with values in [{lo:.4g}, {hi:.4g}]: its intensity scale is unknown "
+                             "(float images are read in [0, 1]). Scale it to [0, 1], or convert it to an 8-bit or 16-bit image first.")
+        return Image.fromarray((a * 255).round().astype(np.uint8), "L").convert("RGB")
+    return im.convert("RGB")
+
 def to_tensor(img: Image.Image | np.ndarray | Sequence, size: int | None = None) -> torch.Tensor:
-    "PIL image(s) or uint8 array(s) (HWC / NHWC) -> float NCHW tensor in [-1, 1], optionally resized to `size`."
+    "PIL image(s) (any mode, see `rgb_image`) or uint8 array(s) (HWC / NHWC) -> float NCHW tensor in [-1, 1], optionally resized to `size`."
     if isinstance(img, (list, tuple)): return torch.cat([to_tensor(i, size) for i in img])
     if isinstance(img, Image.Image):
-        img = img.convert("RGB")
+        img = rgb_image(img)
         if size is not None and img.size != (size, size): img = img.resize((size, size), Image.BICUBIC)
         img = np.asarray(img)
     arr = np.asarray(img)
     if arr.dtype != np.uint8: raise TypeError(f"arrays must be uint8 (0..255); got {arr.dtype}")
     if arr.ndim == 3: arr = arr[None]
     if arr.ndim != 4 or arr.shape[-1] != 3: raise ValueError(f"expected HWC or NHWC RGB uint8; got shape {arr.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = torch.from_numpy(np.array(arr, order="C")).permute(0, 3, 1, 2).float() / 127.5 - 1   # a copy: PIL's arrays are read-only
     if size is not None and x.shape[-1] != size: x = resize_images(x, size)
     return x
 
@@ -94,7 +121,7 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"image not found: {path}")
     try:
-        with Image.open(path) as im: im.load(); im = im.convert("RGB")
+        with Image.open(path) as im: im.load(); im = rgb_image(im, f"image {path}")
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ValueError(f"cannot read image {path}: the file is corrupt or not an image ({e})") from e
     return to_tensor(im, size)
@@ -119,9 +146,22 @@ def atomic_write(path: str | Path, write_fn) -> Path:
         if os.path.exists(tmp): os.remove(tmp)
     return path
 
-def save_json(obj: Any, path: str | Path) -> Path:
+def save_json(obj: Any, path: str | Path, indent: int = 2) -> Path:
     "Write `obj` as indented JSON, atomically."
-    return atomic_write(path, lambda p: Path(p).write_text(json.dumps(obj, indent=2, default=str) + "\n"))
+    return atomic_write(path, lambda p: Path(p).write_text(json.dumps(obj, indent=indent, default=str) + "\n"))
+
+def save_text(text: str, path: str | Path) -> Path:
+    "Write `text` to `path`, atomically."
+    return atomic_write(path, lambda p: Path(p).write_text(text))
+
+def save_csv(df, path: str | Path, **kwargs) -> Path:
+    "`df.to_csv(path, **kwargs)` (a pandas DataFrame), atomically."
+    return atomic_write(path, lambda p: df.to_csv(p, **kwargs))
+
+def save_figure(fig, path: str | Path, **kwargs) -> Path:
+    "`fig.savefig(path, **kwargs)` (a matplotlib figure, or anything with `savefig`), atomically; the format from the suffix (PNG if none)."
+    fmt = kwargs.pop("format", None) or Path(path).suffix.lstrip(".").lower() or "png"
+    return atomic_write(path, lambda p: fig.savefig(p, format=fmt, **kwargs))
 
 def make_run_dir(path: str | Path, exist_ok: str = "error") -> Path:
     """Create a run folder. If `path` exists and is not empty: `exist_ok='error'` raises,
@@ -138,6 +178,34 @@ def make_run_dir(path: str | Path, exist_ok: str = "error") -> Path:
         path = p
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+# %% ../nbs/00_core.ipynb #13ae2fda
+def load_torch(path: str | Path, map_location: str | torch.device | None = "cpu", safe_globals: Sequence = ()) -> Any:
+    "`torch.load(path, weights_only=True)` with clear errors naming `path`; never unpickles arbitrary objects."
+    path = Path(path).expanduser()
+    if not path.exists(): raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; give the checkpoint file inside it")
+    try:
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" in str(e):
+            m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+            what = f"the first is {m.group(1)}" if m else "not only tensors and plain containers"
+            raise pickle.UnpicklingError(
+                f"{path} contains pickled Python objects beyond tensors ({what}); sdd_nb refuses to unpickle them, since "
+                "unpickling can run arbitrary code. Re-save the weights as a plain state dict of tensors "
+                "(torch.save(model.state_dict(), path)) or as safetensors (safetensors.torch.save_file(state_dict, path)), "
+                "and load that file.") from None
+        err = e
+    except PermissionError: raise
+    except (EOFError, KeyError, ValueError, OSError) as e: err = e
+    except RuntimeError as e:
+        if not any(s in str(e) for s in ("PytorchStreamReader", "zip archive", "corrupt", "invalid header")): raise
+        err = e
+    msg = (str(err).strip().splitlines() or [""])[0][:200]
+    raise ValueError(f"cannot read {path}: the file is truncated, corrupt or not a PyTorch checkpoint ({type(err).__name__}: {msg}). "
+                     "Re-download it or re-save it.") from err
 
 # %% ../nbs/00_core.ipynb #eed09e44
 def image_grid(x: torch.Tensor | Sequence[torch.Tensor], nrow: int | None = None, pad: int = 2,

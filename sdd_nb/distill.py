@@ -6,7 +6,7 @@ the inference API."""
 
 # %% ../nbs/05_distill.ipynb #ffcb7460
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, shutil, time, warnings
+import contextlib, dataclasses, hashlib, json, math, os, re, shutil, time, warnings
 from pathlib import Path
 from typing import Callable
 
@@ -16,16 +16,17 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from safetensors.torch import save_file, load_file
-from .core import Config, get_device, check_images, save_json, atomic_write, save_grid, project_path
+from .core import (Config, _coerce, get_device, check_images, save_json, atomic_write, save_grid, project_path, load_torch,
+                         resize_images, to_tensor)
 from .guidance import Supervisor, NonFiniteGuidanceError, check_prompt
-from .hqs import hqs, select_timesteps, Selection, DEFAULT_GRID
-from .manipulators import build_manipulator, VAEGenerator, ImageManipulator, LatentMapper
+from .hqs import hqs, select_timesteps, parse_selection, Selection, DEFAULT_GRID
+from .manipulators import build_manipulator, VAEGenerator
 from .toyfaces import ToyFaces, ATTRIBUTES, parse_prompt, render, sample_spec, SPLITS
-from .core import to_tensor
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RESUME_FREE', 'toy_truth', 'ssim_map', 'edit_metrics', 'DistillConfig', 'config_diff',
-           'build_generator', 'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'main']
+__all__ = ['PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'MIN_EDIT_SIZE', 'toy_truth', 'ssim_map', 'edit_metrics', 'DistillConfig',
+           'config_diff', 'CorruptCheckpointError', 'build_generator', 'default_run_dir', 'train', 'load_manipulator',
+           'edit', 'inference_speed', 'evaluate_run', 'main']
 
 # %% ../nbs/05_distill.ipynb #6e664072
 def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True) -> dict:
@@ -126,7 +127,7 @@ class DistillConfig(Config):
     w_id: float = 0.3                   # identity distance (recipe: ArcFace, 1.0; toy world: the judge)
     identity: str = "judge"             # "judge" (the toy world's), "arcface" (IR-SE50 weights at `arcface`) or "none"
     arcface: str = ""                   # path of model_ir_se50.pth (identity="arcface")
-    precision: str = "fp32"             # "fp32", "bf16" or "fp16": the frozen supervisor's weights and the autocast of the step
+    precision: str = "fp32"             # "fp32", "bf16" or "fp16" (with a gradient scaler): the frozen supervisor's weights and the step's autocast
     gradient_checkpointing: bool = False  # recompute the StyleGAN2 synthesis in backward (memory at 1024 px)
     channels_last: bool = False         # NHWC memory format for the convolutional networks (CUDA)
     train_images: int = 4000            # training images (toy world: the train split)
@@ -138,15 +139,44 @@ class DistillConfig(Config):
     seed: int = 0
 
     def check(self) -> "DistillConfig":
+        "Every setting's type and value: a clear error that names the setting (lists become tuples, ints floats where due)."
+        for f in dataclasses.fields(self): setattr(self, f.name, _coerce(getattr(self, f.name), f.type, f"DistillConfig.{f.name}"))
         check_prompt(self.prompt, "prompt")
-        if self.manipulator not in ("image", "latent"): raise ValueError(f"manipulator must be 'image' or 'latent'; got {self.manipulator!r}")
-        for k in ("steps", "batch_size", "hqs_images", "train_images", "eval_images", "ckpt_every", "sample_every"):
+        for k, ok in {"manipulator": ("image", "latent"), "guidance": ("sds", "clip"), "identity": ("judge", "arcface", "none"),
+                      "hqs_target": ("paper", "code"), "precision": tuple(PRECISIONS)}.items():
+            if getattr(self, k) not in ok: raise ValueError(f"{k} must be one of {list(ok)}; got {getattr(self, k)!r}")
+        for k in ("steps", "batch_size", "hqs_images", "train_images", "eval_images", "ckpt_every", "sample_every", "image_size", "channels"):
             if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1; got {getattr(self, k)}")
+        for k in ("weight_decay", "w_latent", "w_code", "w_l1", "w_l2", "w_id", "max_bad_steps", "seed"):
+            if not getattr(self, k) >= 0: raise ValueError(f"{k} must be >= 0; got {getattr(self, k)}")
         if not self.lr > 0: raise ValueError(f"lr must be > 0; got {self.lr}")
-        if self.identity not in ("judge", "arcface", "none"): raise ValueError(f"identity must be 'judge', 'arcface' or 'none'; got {self.identity!r}")
-        if self.precision not in PRECISIONS: raise ValueError(f"precision must be one of {list(PRECISIONS)}; got {self.precision!r}")
+        if not math.isfinite(self.w_guidance) or not math.isfinite(self.guidance_scale):
+            raise ValueError(f"w_guidance and guidance_scale must be finite; got {self.w_guidance}, {self.guidance_scale}")
+        if self.topk is not None and self.topk < 1: raise ValueError(f"topk must be None or >= 1; got {self.topk}")
+        name, _ = parse_selection(self.selection)
+        grid = self.hqs_grid
+        if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in grid) or len(set(grid)) != len(grid):
+            raise ValueError(f"hqs_grid must be distinct non-negative integer timesteps; got {grid}")
+        if name in ("largest", "threshold", "all") and len(grid) < 2:
+            raise ValueError(f"selection={self.selection!r} normalises HQS over hqs_grid: give at least two timesteps; got {grid}")
         if self.generator != "vae" and self.manipulator != "latent":
             raise ValueError(f"generator={self.generator!r} needs manipulator='latent' (a mapper over its codes)")
+        if self.identity == "arcface" and not self.arcface:
+            raise ValueError("identity='arcface' needs arcface= the path of model_ir_se50.pth (or identity='none')")
+        return self
+
+    def check_files(self) -> "DistillConfig":
+        "The files and folders the settings name exist (`$VARS` expanded): a clear error naming the missing one and the fix."
+        data = os.path.expandvars(self.data)
+        if self.generator != "vae":
+            for what, p in (("generator (a StyleGAN2 checkpoint .pt)", self.generator), ("data (the e4e codes .pt of the images)", self.data)):
+                if not Path(os.path.expandvars(p)).is_file(): raise FileNotFoundError(f"{what} not found: {os.path.expandvars(p)}")
+        elif data != "toyfaces" and not Path(data).is_dir():
+            raise FileNotFoundError(f"data must be 'toyfaces' (the embedded toy faces) or a folder of images; {data!r} "
+                                    + ("is a file" if Path(data).exists() else "was not found"))
+        if self.identity == "arcface" and not Path(os.path.expandvars(self.arcface)).is_file():
+            raise FileNotFoundError(f"arcface weights not found: {os.path.expandvars(self.arcface)} (download model_ir_se50.pth "
+                                    "there, or pass identity='none')")
         return self
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -163,22 +193,72 @@ def config_diff(run: str | Path, cfg: DistillConfig) -> dict:
             if k not in RESUME_FREE and norm(getattr(saved, k)) != norm(getattr(cfg, k))}
 
 # %% ../nbs/05_distill.ipynb #7e8fbcfb
-def _save_ckpt(run: Path, step: int, manip, opt, log: list, extra: dict):
-    d = run / "ckpt"; d.mkdir(exist_ok=True)
-    sd = {k: v.detach().cpu().contiguous() for k, v in manip.state_dict().items()}
-    atomic_write(d / "manipulator.safetensors", lambda p: save_file(sd, str(p)))
-    atomic_write(d / "optimizer.pt", lambda p: torch.save(opt.state_dict(), p))
-    atomic_write(run / "log.csv", lambda p: pd.DataFrame(log).to_csv(p, index=False))
-    save_json({"step": step, **extra}, d / "state.json")
+CKPT_KEEP = 2                                                   # checkpoints kept per run (the newest and one to fall back to)
 
-def _load_ckpt(run: Path, manip, opt, device) -> tuple[int, list, dict]:
-    d = run / "ckpt"
-    if not (d / "state.json").exists(): return 0, [], {}
-    state = json.loads((d / "state.json").read_text())
-    manip.load_state_dict({k: v.to(device) for k, v in load_file(str(d / "manipulator.safetensors")).items()})
-    opt.load_state_dict(torch.load(d / "optimizer.pt", map_location=device, weights_only=True))
-    log = pd.read_csv(run / "log.csv").to_dict("records") if (run / "log.csv").exists() else []
-    return int(state["step"]), [r for r in log if r["step"] < state["step"]], state
+class CorruptCheckpointError(RuntimeError):
+    "A checkpoint in a run folder cannot be read."
+
+def _ckpt_dirs(run: Path) -> list[Path]:
+    "The complete checkpoints of `run`, newest first."
+    d = Path(run) / "ckpt"
+    if not d.is_dir(): return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if p.is_dir() and (m := re.fullmatch(r"step_(\d+)", p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+def _save_ckpt(run: Path, step: int, manip, opt, log: list, extra: dict, scaler=None):
+    "Checkpoint `step` as ckpt/step_NNNNN, complete or not at all; the log is written first; the newest `CKPT_KEEP` are kept."
+    atomic_write(run / "log.csv", lambda p: pd.DataFrame(log).to_csv(p, index=False))
+    d = run / "ckpt"; d.mkdir(exist_ok=True)
+    final, tmp = d / f"step_{step:05d}", d / f".step_{step:05d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+    save_file({k: v.detach().cpu().contiguous() for k, v in manip.state_dict().items()}, str(tmp / "manipulator.safetensors"))
+    torch.save({"optimizer": opt.state_dict(), "scaler": scaler.state_dict() if scaler is not None else None}, tmp / "optimizer.pt")
+    save_json({"step": step, **extra}, tmp / "state.json")
+    if final.exists(): shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in _ckpt_dirs(run)[CKPT_KEEP:]: shutil.rmtree(old)
+
+def _read_one(d: Path) -> dict:
+    "One checkpoint folder read into memory; an error names the file that failed."
+    f = d / "state.json"
+    try:
+        state = json.loads(f.read_text()); f = d / "manipulator.safetensors"
+        model = load_file(str(f)); f = d / "optimizer.pt"
+        opt = load_torch(f)
+    except Exception as e: raise CorruptCheckpointError(f"{f} cannot be read ({type(e).__name__}: {e})") from e
+    return {"dir": d, "step": int(state["step"]), "state": state, "model": model, **opt}
+
+def _read_ckpt(run: Path) -> dict | None:
+    """The newest checkpoint of `run` read into memory (`dir`, `step`, `state`, `model`, `optimizer`, `scaler`, and the `log`
+    of the steps before it), or None if it has none. One that cannot be read raises `CorruptCheckpointError` naming it and the checkpoint to fall back to."""
+    dirs = _ckpt_dirs(run)
+    if not dirs: return None
+    try: ckpt = _read_one(dirs[0])
+    except Exception as e:
+        if len(dirs) > 1:
+            try: prev = f"the previous checkpoint {dirs[1]} (step {_read_one(dirs[1])['step']}) reads correctly: "
+            except Exception: prev = f"the previous checkpoint {dirs[1]} cannot be read either: "
+            fix = (prev + f"move {dirs[0]} out of ckpt/ (e.g. rename it to {dirs[0].name}.bad) and resume again to continue from the "
+                   "previous one, or start again with overwrite=True (the folder is kept, renamed)")
+        else: fix = "there is no earlier checkpoint: start again with overwrite=True (the folder is kept, renamed) or use another out_dir"
+        raise CorruptCheckpointError(f"resume: the newest checkpoint is damaged: {e}. Nothing in {run} was changed; {fix}.") from e
+    f = run / "log.csv"
+    try: log = pd.read_csv(f).to_dict("records") if f.exists() else []
+    except Exception as e:
+        raise CorruptCheckpointError(f"resume: the training log {f} cannot be read ({type(e).__name__}: {e}); nothing in {run} was "
+                                     "changed; move it aside to resume without the earlier steps' log") from e
+    return ckpt | {"log": [r for r in log if r["step"] < ckpt["step"]]}
+
+def _restore_ckpt(ckpt: dict, manip, opt, scaler, device) -> tuple[int, dict]:
+    "Load a checkpoint read by `_read_ckpt` into the manipulator, the optimiser and the scaler; (its step, its state)."
+    try:
+        manip.load_state_dict({k: v.to(device) for k, v in ckpt["model"].items()})
+        opt.load_state_dict(ckpt["optimizer"])
+        if scaler is not None and ckpt.get("scaler"): scaler.load_state_dict(ckpt["scaler"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise CorruptCheckpointError(f"resume: the checkpoint {ckpt['dir']} does not fit this manipulator ({e}); resume with the "
+                                     "settings it was trained with, or start again with overwrite=True") from e
+    return ckpt["step"], ckpt["state"]
 
 # %% ../nbs/05_distill.ipynb #b9d171f9
 def _train_images(cfg: DistillConfig, progress: bool) -> torch.Tensor:
@@ -213,26 +293,68 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 # %% ../nbs/05_distill.ipynb #d2cd1e03
-def _prepare_run(out_dir, resume: bool, overwrite: bool) -> Path:
-    run = project_path(out_dir) if not Path(out_dir).is_absolute() else Path(out_dir)
-    if run.exists() and any(run.iterdir()):
-        if resume: return run
-        if overwrite:
-            old = run.with_name(f"{run.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-            run.rename(old); print(f"overwrite: the previous run was moved to {old}")
-        else:
-            raise FileExistsError(f"run folder {run} exists and holds a run; nothing was overwritten. Pass resume=True to continue it "
-                                  f"from its last checkpoint, overwrite=True to start again (the old folder is kept, renamed), or another out_dir.")
-    elif resume: print(f"resume: {run} holds no run yet; starting fresh")
+_BEFORE_FIRST_CKPT = {"config.yaml", "hqs.csv", "selection.json", "samples"}    # what a run writes before its first checkpoint
+_RESULTS = ("manipulator.safetensors", "manipulator.json", "train_info.json", "metrics.json", "before_after.png")
+
+def default_run_dir(prompt: str, selection: str = "largest", seed: int = 0, prefix: str = "") -> Path:
+    "`_runs/train/<prompt>-<selection>-seed<seed>` under the project, the prompt cut to 40 characters (+ a hash when cut)."
+    slug = "".join(c if c.isalnum() else "_" for c in prompt.strip().lower())
+    if len(slug) > 40: slug = slug[:40] + "-" + hashlib.sha1(prompt.encode()).hexdigest()[:8]
+    return project_path(f"_runs/train/{prefix + '-' if prefix else ''}{slug}-{re.sub(r'[^0-9A-Za-z.]', '', selection)}-seed{seed}")
+
+def _finished_steps(run: Path) -> int | None:
+    "The steps of the finished manipulator in `run`, or None if it holds none."
+    f = run / "train_info.json"
+    return int(json.loads(f.read_text())["steps"]) if f.exists() and (run / "manipulator.safetensors").exists() else None
+
+def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool) -> str:
+    """What training `cfg` in the folder `run` will do, decided before anything is written: 'new', 'overwrite' (the old folder
+    is moved aside), 'restart' (a run stopped before its first checkpoint), 'resume' (from its newest checkpoint), 'extend'
+    (a finished run trained on to more steps) or 'finished' (nothing to train). Any other folder gets an error that says
+    why, and is left as it was."""
+    if run.exists() and not run.is_dir(): raise NotADirectoryError(f"out_dir {run} is a file, not a folder: pass the path of a run folder (new or existing)")
+    if not run.exists() or not any(run.iterdir()): return "new"
+    if overwrite: return "overwrite"
+    if not resume:
+        raise FileExistsError(f"run folder {run} exists and holds a run; nothing was overwritten. Pass resume=True to continue it "
+                              f"from its last checkpoint, overwrite=True to start again (the old folder is kept, renamed), or another out_dir.")
+    names, keep = sorted(p.name for p in run.iterdir()), "nothing was changed. Use another out_dir, or overwrite=True (the folder is kept, renamed)"
+    if "config.yaml" not in names: raise FileExistsError(f"resume: {run} is not a run folder (it has no config.yaml) but holds {names}; {keep}.")
+    diff = config_diff(run, cfg)
+    if diff: raise ValueError(f"resume: the run in {run} was trained with other settings {diff}; resume with the same ones or use another out_dir")
+    done, ckpts = _finished_steps(run), _ckpt_dirs(run)
+    trained = done if done is not None else int(ckpts[0].name[5:]) if ckpts else 0
+    if trained > cfg.steps:
+        raise ValueError(f"resume: the run in {run} has trained {trained} steps, more than steps={cfg.steps}; pass steps>={trained} (or another out_dir)")
+    if done == cfg.steps: return "finished"
+    if ckpts: return "extend" if done is not None else "resume"
+    if done is not None:
+        raise FileNotFoundError(f"resume: the run in {run} finished {done} steps but its checkpoints (ckpt/) are gone, so it cannot "
+                                f"go on to steps={cfg.steps}; {keep}.")
+    extra = sorted(set(names) - _BEFORE_FIRST_CKPT)
+    if extra: raise FileExistsError(f"resume: {run} has no checkpoint to resume from, yet holds {extra}, which a run writes only "
+                                    f"with or after a checkpoint; {keep}.")
+    return "restart"
+
+def _prepare_run(run: Path, cfg: DistillConfig, mode: str) -> None:
+    "Make the folder ready for `mode` (see `_plan_run`); a checkpoint to resume from is read first, so a bad one changes nothing."
+    if mode in ("resume", "extend"): _read_ckpt(run)
+    if mode == "overwrite":
+        old = next(p for i in range(1000) if not (p := run.with_name(f"{run.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}{'-' + str(i) if i else ''}")).exists())
+        run.rename(old); print(f"overwrite: the previous run was moved to {old}")
+    if mode == "extend":                                          # the finished run's results are kept beside the new ones
+        keep = run / f"finished-step_{_finished_steps(run):05d}"; keep.mkdir(exist_ok=True)
+        for n in _RESULTS:
+            if (run / n).exists(): os.replace(run / n, keep / n)
+        print(f"resume: the finished run's results were moved to {keep}")
     run.mkdir(parents=True, exist_ok=True)
-    return run
+    cfg.to_yaml(run / "config.yaml")
 
 def _stop_non_finite(run: Path, step: int, what: str):
     "Stop training with a message that names the step and the last good checkpoint (nothing is saved after a NaN)."
-    f = run / "ckpt" / "state.json"
-    last = json.loads(f.read_text())["step"] if f.exists() else None
+    ckpts = _ckpt_dirs(run)
     raise FloatingPointError(f"{what} is not finite at step {step}. Nothing was saved after it: "
-                             + (f"the last good checkpoint is step {last} in {run / 'ckpt'}; " if last is not None else "there is no checkpoint yet; ")
+                             + (f"the last good checkpoint is step {int(ckpts[0].name[5:])} in {ckpts[0]}; " if ckpts else "there is no checkpoint yet; ")
                              + "lower lr (or guidance_scale) and resume with resume=True, or start again with overwrite=True.")
 
 def _dist_setup(device: torch.device) -> tuple[int, int, torch.device, bool]:
@@ -246,117 +368,114 @@ def _dist_setup(device: torch.device) -> tuple[int, int, torch.device, bool]:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))); torch.cuda.set_device(device)
     return dist.get_rank(), dist.get_world_size(), device, created
 
+def _dist_teardown(ok: bool):
+    """Destroy the process group this process created. After a successful run every rank first meets the others at a barrier,
+    so none tears down while another still talks to it; after an error (raised on every rank by `_on_rank0`) it goes at once."""
+    import torch.distributed as dist
+    if not dist.is_initialized(): return
+    try:
+        if ok: dist.barrier()
+    finally: dist.destroy_process_group()
+
 def _on_rank0(rank: int, world: int, fn: Callable):
-    "Run `fn` on rank 0 only; the other ranks wait for it and raise if it failed (so no process hangs on an error)."
+    "Run `fn` on rank 0 only; every rank gets its (picklable) result, or raises if it failed (so no process hangs on an error)."
     if world == 1: return fn()
     import torch.distributed as dist
     out, err = None, None
     if rank == 0:
         try: out = fn()
         except Exception as e: err = e
-    msg = [f"{type(err).__name__}: {err}" if err is not None else None]
+    msg = [f"{type(err).__name__}: {err}" if err is not None else None, out]
     dist.broadcast_object_list(msg, src=0)
     if err is not None: raise err
     if msg[0] is not None: raise RuntimeError(f"rank 0 failed: {msg[0]}")
-    return out
+    return msg[1]
 
 def _all_mean(values: torch.Tensor, world: int) -> torch.Tensor:
     if world == 1: return values
     import torch.distributed as dist
     values = values.clone(); dist.all_reduce(values); return values / world
 
-def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False, progress: bool = True,
-          supervisor: Supervisor | None = None, judge=None, identity_fn: Callable | None = None,
-          callback: Callable | None = None, guidance_fn: Callable | None = None) -> Path:
-    """Select timesteps with HQS and distill `cfg.prompt` into a manipulator, in the run folder `out_dir`; returns it.
-    `identity_fn(edited, source) -> loss` replaces the toy judge's identity distance (e.g. ArcFace on real faces);
-    `callback(step, logs)` runs after every step (raise in it to stop); `guidance_fn(edited, source) -> loss` replaces the
-    score-distillation term (and the timestep selection) for baselines trained with another teacher (`cfg.guidance='clip'`)."""
-    cfg = cfg.check()
+def _validate(cfg: DistillConfig, out_dir, guidance_fn) -> tuple[DistillConfig, Path]:
+    "Stage 0: every input (types, values, the files the settings name, the device, out_dir) checked; nothing created or loaded."
+    if not isinstance(cfg, DistillConfig):
+        raise TypeError(f"cfg must be a DistillConfig; got {type(cfg).__name__} (DistillConfig.from_dict(d) builds one from a dict)")
+    cfg = cfg.replace().check().check_files()                   # a checked copy: the caller's object is left as it was
     if (guidance_fn is None) != (cfg.guidance == "sds"):
         raise ValueError(f"guidance={cfg.guidance!r} " + ("needs a guidance_fn (see sdd_nb.baselines.train_styleclip)" if guidance_fn is None else "but a guidance_fn was given: set guidance='clip'"))
-    rank, world, device, created = _dist_setup(get_device(cfg.device))
-    progress = progress and rank == 0
-    sup = supervisor or Supervisor.from_pretrained(cfg.model, device=device, dtype=PRECISIONS[cfg.precision], guidance_scale=cfg.guidance_scale, topk=cfg.topk)
-    def prepare():
-        run = _prepare_run(out_dir, resume, overwrite)
-        if resume:
-            diff = config_diff(run, cfg)
-            if diff: raise ValueError(f"resume: the run in {run} was trained with other settings {diff}; resume with the same ones or use another out_dir")
-        cfg.to_yaml(run / "config.yaml")
-        return run
-    run = _on_rank0(rank, world, prepare) or (project_path(out_dir) if not Path(out_dir).is_absolute() else Path(out_dir))
-    toy = cfg.data == "toyfaces"
-    truth_ok = toy
-    if toy:
-        try: parse_prompt(cfg.prompt)
-        except KeyError as e:
-            truth_ok = False
-            if rank == 0: warnings.warn(f"{e.args[0]} Training anyway; the ground-truth metrics are skipped.")
-    if judge is None and toy and cfg.identity == "judge":
+    if not isinstance(out_dir, (str, os.PathLike)) or not str(out_dir).strip():
+        raise TypeError(f"out_dir must be the path of a run folder (str or Path); got {out_dir!r}")
+    get_device(cfg.device)                                       # a device that is not here: a clear error now
+    return cfg, project_path(out_dir)
+
+def _identity_loss(cfg: DistillConfig, judge, identity_fn: Callable | None, device) -> Callable | None:
+    "The identity term `(edited, source) -> loss`: the caller's, ArcFace's (real faces) or the toy judge's identity regression."
+    if identity_fn is not None or cfg.identity == "none" or not cfg.w_id: return identity_fn
+    if cfg.identity == "arcface":
+        from sdd_nb.identity import ArcFaceIdentity
+        return ArcFaceIdentity.from_file(os.path.expandvars(cfg.arcface), device)
+    if cfg.data != "toyfaces": return None                       # the judge knows only the toy world
+    if judge is None:
         from sdd_nb.models import load_judge
         judge = load_judge("judge", device)
-    if judge is not None: judge = judge.to(device).eval().requires_grad_(False)
-    t_start = time.perf_counter()
+    judge = judge.to(device).eval().requires_grad_(False)
+    return lambda y, x: (judge(y)["identity"] - judge(x)["identity"]).abs().mean()
 
-    # 1. selection (on rank 0; the others read its selection.json)
-    sel_file = run / "selection.json"
-    gen = build_generator(cfg, sup, device) if cfg.manipulator == "latent" else None
-    codes = _train_codes(cfg, gen.n_latent, gen.dim)[0] if gen is not None and gen.latent_kind == "wplus" else None
-    def select() -> bool:
-        if guidance_fn is not None or sel_file.exists(): return False
-        needs_hqs = not cfg.selection.startswith(("random", "fixed"))
+def _select(cfg: DistillConfig, sup: Supervisor, run: Path, gen, codes, truth_ok: bool, guidance_fn, rank: int, world: int,
+            progress: bool) -> tuple[Selection, float]:
+    """Stage 2: the timesteps to distill and the seconds their search took. Rank 0 searches them with HQS on `hqs_images`
+    validation images and writes hqs.csv and selection.json; the other ranks, and a resumed run, read selection.json."""
+    sel_file, t_start, toy = run / "selection.json", time.perf_counter(), cfg.data == "toyfaces"
+    if guidance_fn is not None:                                  # another teacher (the StyleCLIP-style baseline): no timesteps
+        if rank == 0 and not sel_file.exists(): save_json({"strategy": "none (guidance_fn)", "timesteps": [], "mean_hqs": None}, sel_file)
+        return Selection("none (guidance_fn)", [0]), 0.0
+    def search() -> bool:
+        if sel_file.exists(): return False
         result = None
-        if needs_hqs:
+        if parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"):
             if codes is not None:
-                with torch.no_grad(): x_h = torch.cat([gen.decode(c[None].to(device)).cpu() for c in codes[:cfg.hqs_images]])
-            elif toy and truth_ok: x_h = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed)["image"]
+                with torch.no_grad(): x_h = torch.cat([gen.decode(c[None].to(sup.device)).cpu() for c in codes[:cfg.hqs_images]])
+            elif truth_ok: x_h = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed)["image"]
             elif toy: x_h = ToyFaces("val", cfg.hqs_images, cfg.image_size, cfg.seed).images()
-            else: x_h = _train_images(dataclasses.replace(cfg, train_images=cfg.hqs_images), progress)
+            else: x_h = _train_images(cfg.replace(train_images=cfg.hqs_images), progress)
             result = hqs(sup, cfg.prompt, x_h, cfg.hqs_grid, target=cfg.hqs_target, seed=cfg.seed, progress=progress)
-            result.table.to_csv(run / "hqs.csv", index=False, float_format="%.6g")
+            atomic_write(run / "hqs.csv", lambda p: result.table.to_csv(p, index=False, float_format="%.6g"))
         selection = select_timesteps(cfg.selection, result, sup.num_train_timesteps)
         save_json({"strategy": selection.strategy, "timesteps": selection.timesteps,
                    "mean_hqs": selection.mean_hqs(result) if result is not None else None,
                    "seconds": round(time.perf_counter() - t_start, 2)}, sel_file)
         return True
-    searched = _on_rank0(rank, world, select)
-    if guidance_fn is not None:
-        selection = Selection("none (guidance_fn)", [0])
-        if rank == 0 and not sel_file.exists(): save_json({"strategy": selection.strategy, "timesteps": [], "mean_hqs": None}, sel_file)
-    else:
-        sel = json.loads(sel_file.read_text()); selection = Selection(sel["strategy"], sel["timesteps"])
-        if not searched: t_start -= sel.get("seconds", 0.0)       # a resumed run keeps the time its search took
-    if progress: print(f"selection {selection}")
-    hqs_seconds = time.perf_counter() - t_start
+    searched = _on_rank0(rank, world, search)
+    sel = json.loads(sel_file.read_text())
+    if progress: print(f"selection {Selection(sel['strategy'], sel['timesteps'])}")
+    seconds = time.perf_counter() - t_start if searched else sel.get("seconds", 0.0)   # a resumed run keeps its search time
+    return Selection(sel["strategy"], sel["timesteps"]), seconds
 
-    # 2. distillation
-    data = codes if codes is not None else _train_images(cfg, progress)
-    torch.manual_seed(cfg.seed)                                  # the manipulator's initialisation (the same on every rank)
+def _build_student(cfg: DistillConfig, gen, sup: Supervisor, device, world: int):
+    "Stage 3: the manipulator (seeded: the same on every rank), in channels-last if asked, wrapped in DDP under torchrun."
+    torch.manual_seed(cfg.seed)
     manip = build_manipulator(_manipulator_config(cfg, gen), gen).to(device)
     if cfg.channels_last:
         for m in (manip if cfg.manipulator == "image" else None, sup.vae, sup.unet):   # (StyleGAN2's modulated weights are 5-D)
             if m is not None: m.to(memory_format=torch.channels_last)
-    model = manip
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-        model = DistributedDataParallel(manip, device_ids=[device.index] if device.type == "cuda" else None)
+    if world == 1: return manip, manip
+    from torch.nn.parallel import DistributedDataParallel
+    return manip, DistributedDataParallel(manip, device_ids=[device.index] if device.type == "cuda" else None)
+
+def _fit(cfg: DistillConfig, run: Path, sup: Supervisor, manip, model, data: torch.Tensor, source_of: Callable, selection: Selection,
+         identity_fn, guidance_fn, callback, device, rank: int, world: int, progress: bool) -> dict:
+    """Stage 4: the distillation loop from the run's newest checkpoint (if any) to `cfg.steps`, with samples and checkpoints
+    on the way; returns {'bad_steps', 'train_seconds'} over the whole run. fp16 scales the loss with a `GradScaler`."""
     amp = (lambda: torch.autocast(device.type, dtype=PRECISIONS[cfg.precision])) if cfg.precision != "fp32" else contextlib.nullcontext
     opt = torch.optim.AdamW(manip.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, log, state = _load_ckpt(run, manip, opt, device)
-    if start > cfg.steps:
-        raise ValueError(f"resume: the run in {run} has trained {start} steps, more than steps={cfg.steps}; "
-                         f"pass steps>={start} (or another out_dir)")
+    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+    ckpt = _read_ckpt(run)
+    start, state = _restore_ckpt(ckpt, manip, opt, scaler, device) if ckpt else (0, {})
+    log = ckpt["log"] if ckpt else []
     if start and progress: print(f"resumed from step {start}")
     bad_run, bad_total = 0, int(state.get("bad_steps", 0))
     train_seconds = float(state.get("train_seconds", 0.0))
-    if identity_fn is None and cfg.identity == "arcface":
-        from sdd_nb.identity import ArcFaceIdentity
-        identity_fn = ArcFaceIdentity.from_file(os.path.expandvars(cfg.arcface), device)
-    if identity_fn is None and cfg.identity == "judge" and judge is not None and toy:
-        identity_fn = lambda y, x: (judge(y)["identity"] - judge(x)["identity"]).abs().mean()
     fixed = data[:8].to(device)
-    source_of = (lambda b: gen.decode(b)) if codes is not None else (lambda b: b)
     B = cfg.batch_size * world                                    # the global batch: rank r trains on its slice
     mine = slice(rank * cfg.batch_size, (rank + 1) * cfg.batch_size)
     t0 = time.perf_counter()
@@ -396,7 +515,9 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
             weights = {"guidance": cfg.w_guidance, "latent_l2": cfg.w_latent, "pixel_l1": cfg.w_l1, "pixel_l2": cfg.w_l2, "identity": cfg.w_id, "latent_code_l2": cfg.w_code}
             loss = sum(weights[k] * v.float() for k, v in terms.items())
         if not torch.isfinite(loss): _stop_non_finite(run, i, f"the loss ({ {k: float(v) for k, v in terms.items()} })")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        opt.zero_grad(set_to_none=True)
+        if scaler is None: loss.backward(); opt.step()
+        else: scaler.scale(loss).backward(); scaler.step(opt); scaler.update()   # fp16: skips a step whose gradients overflowed
         logged = {"loss": loss.detach(), **{k: v.detach().float() for k, v in terms.items() if k != "guidance" or guidance_fn is not None}}
         if guidance_fn is None: logged |= {"grad_l1": grad.abs().mean().float(), "t_mean": t.float().mean()}
         vals = _all_mean(torch.stack([v.reshape(()).to(device) for v in logged.values()]), world).tolist()   # the mean over ranks
@@ -407,32 +528,75 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
         done = i + 1
         if rank == 0 and (done % cfg.sample_every == 0 or done == cfg.steps):
             with torch.no_grad(): manip.eval(); s = manip(fixed); f = source_of(fixed)
-            (run / "samples").mkdir(exist_ok=True)
             save_grid([f.float().cpu(), s.float().cpu()], run / "samples" / f"step_{done:05d}.png", row_labels=["source", f"step {done}"])
         if rank == 0 and (done % cfg.ckpt_every == 0 or done == cfg.steps):
-            _save_ckpt(run, done, manip, opt, log, {"bad_steps": bad_total, "train_seconds": train_seconds + time.perf_counter() - t0})
-    train_seconds += time.perf_counter() - t0
+            _save_ckpt(run, done, manip, opt, log, {"bad_steps": bad_total, "train_seconds": train_seconds + time.perf_counter() - t0}, scaler)
     manip.eval()
-    def finish():
-        sd = {k: v.detach().cpu().contiguous() for k, v in manip.state_dict().items()}
-        atomic_write(run / "manipulator.safetensors", lambda p: save_file(sd, str(p)))
-        save_json({"manipulator": manip.config, "prompt": cfg.prompt, "model": cfg.model, "image_size": cfg.image_size,
-                   "generator": cfg.generator}, run / "manipulator.json")
-        save_json({"train_seconds": round(train_seconds, 1), "hqs_seconds": round(hqs_seconds, 1), "bad_steps": bad_total,
-                   "steps": cfg.steps, "device": str(device), "world_size": world}, run / "train_info.json")
-    _on_rank0(rank, world, finish)
-    if created:
-        import torch.distributed as dist
-        dist.destroy_process_group()
+    return {"bad_steps": bad_total, "train_seconds": train_seconds + time.perf_counter() - t0}
+
+def _save_result(run: Path, cfg: DistillConfig, manip, info: dict, device, world: int):
+    "Stage 5: the trained manipulator (safetensors), how to rebuild it (manipulator.json) and the run's times (train_info.json)."
+    sd = {k: v.detach().cpu().contiguous() for k, v in manip.state_dict().items()}
+    atomic_write(run / "manipulator.safetensors", lambda p: save_file(sd, str(p)))
+    save_json({"manipulator": manip.config, "prompt": cfg.prompt, "model": cfg.model, "image_size": cfg.image_size,
+               "generator": cfg.generator}, run / "manipulator.json")
+    save_json({"train_seconds": round(info["train_seconds"], 1), "hqs_seconds": round(info["hqs_seconds"], 1), "bad_steps": info["bad_steps"],
+               "steps": cfg.steps, "device": str(device), "world_size": world}, run / "train_info.json")
+
+def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False, progress: bool = True,
+          supervisor: Supervisor | None = None, judge=None, identity_fn: Callable | None = None,
+          callback: Callable | None = None, guidance_fn: Callable | None = None) -> Path:
+    """Select timesteps with HQS and distill `cfg.prompt` into a manipulator, in the run folder `out_dir`; returns it.
+    Every input is checked before anything is created or loaded, and the folder appears only when training can start.
+    `resume=True` continues the run in `out_dir` from its newest checkpoint (a finished one: nothing to do; one finished with
+    fewer steps: trained on, its results kept in finished-step_N/) and refuses any folder that is not a run of these settings.
+    `identity_fn(edited, source) -> loss` replaces the toy judge's identity distance (e.g. ArcFace on real faces);
+    `callback(step, logs)` runs after every step (raise in it to stop); `guidance_fn(edited, source) -> loss` replaces the
+    score-distillation term (and the timestep selection) for baselines trained with another teacher (`cfg.guidance='clip'`)."""
+    cfg, run = _validate(cfg, out_dir, guidance_fn)              # 0. every input checked: nothing created, nothing loaded
+    rank, world, device, created = _dist_setup(get_device(cfg.device))
+    ok = False
+    try:
+        mode = _on_rank0(rank, world, lambda: _plan_run(run, cfg, resume, overwrite))
+        if mode == "finished":
+            if progress and rank == 0: print(f"resume: {run} holds this run, finished ({cfg.steps} steps): nothing to train")
+            ok = True; return run
+        progress = progress and rank == 0
+        # 1. the frozen parts: supervisor, identity loss, generator (a missing or bad file stops here, before the folder exists)
+        sup = supervisor or Supervisor.from_pretrained(cfg.model, device=device, dtype=PRECISIONS[cfg.precision], guidance_scale=cfg.guidance_scale, topk=cfg.topk)
+        if guidance_fn is None and parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"): sup.check_timesteps(list(cfg.hqs_grid))
+        truth_ok = cfg.data == "toyfaces"
+        if truth_ok:
+            try: parse_prompt(cfg.prompt)
+            except KeyError as e:
+                truth_ok = False
+                if rank == 0: warnings.warn(f"{e.args[0]} Training anyway; the ground-truth metrics are skipped.")
+        identity_fn = _identity_loss(cfg, judge, identity_fn, device)
+        gen = build_generator(cfg, sup, device) if cfg.manipulator == "latent" else None
+        codes = _train_codes(cfg, gen.n_latent, gen.dim)[0] if gen is not None and gen.latent_kind == "wplus" else None
+        _on_rank0(rank, world, lambda: _prepare_run(run, cfg, mode))
+        selection, hqs_seconds = _select(cfg, sup, run, gen, codes, truth_ok, guidance_fn, rank, world, progress)   # 2.
+        data = codes if codes is not None else _train_images(cfg, progress)
+        manip, model = _build_student(cfg, gen, sup, device, world)                                                # 3.
+        source_of = (lambda b: gen.decode(b)) if codes is not None else (lambda b: b)
+        info = _fit(cfg, run, sup, manip, model, data, source_of, selection, identity_fn, guidance_fn, callback,   # 4.
+                    device, rank, world, progress)
+        del model                                                 # (DDP's reducer goes before the process group)
+        _on_rank0(rank, world, lambda: _save_result(run, cfg, manip, info | {"hqs_seconds": hqs_seconds}, device, world))   # 5.
+        ok = True
+    finally:
+        if created: _dist_teardown(ok)
     return run
 
 # %% ../nbs/05_distill.ipynb #778b52be
+MIN_EDIT_SIZE = 8                                              # the smallest image side `edit` takes
+
 def load_manipulator(run: str | Path, device="cpu"):
     "The trained manipulator of a run folder, in eval mode on `device`."
-    run = Path(run)
+    device, run = get_device(device), Path(run)
     f = run / "manipulator.safetensors"
     if not f.exists():
-        hint = " (the run has checkpoints: finish it with resume=True)" if (run / "ckpt").exists() else ""
+        hint = " (the run has checkpoints: finish it with resume=True)" if _ckpt_dirs(run) else ""
         raise FileNotFoundError(f"no trained manipulator in {run}: {f.name} is missing{hint}")
     meta = json.loads((run / "manipulator.json").read_text())
     gen = None
@@ -445,21 +609,43 @@ def load_manipulator(run: str | Path, device="cpu"):
     m = build_manipulator(meta["manipulator"], gen)
     m.load_state_dict(load_file(str(f)))
     m.image_size = meta.get("image_size")
-    return m.to(get_device(device)).eval()
+    return m.to(device).eval()
+
+def _as_batch(images, size: int) -> torch.Tensor:
+    "`edit`'s input as one NCHW tensor in [-1, 1]: a tensor as it is, PIL images at their own size, a folder at `size`."
+    if isinstance(images, (str, Path)):
+        from sdd_nb.imagefolder import ImageFolder
+        return ImageFolder(images, size=size).images()
+    if isinstance(images, (list, tuple)):
+        if not images: raise ValueError("images is an empty list")
+        xs = [to_tensor(im) for im in images]
+        shapes = sorted({tuple(x.shape[-2:]) for x in xs})
+        if len(shapes) > 1: raise ValueError(f"the images have different sizes {[f'{h}x{w}' for h, w in shapes]}: edit them one at a "
+                                             "time, or resize them to one size first")
+        return torch.cat(xs)
+    return images
+
+def _edit_batch(m, x: torch.Tensor, size: int) -> torch.Tensor:
+    """`m(x)`; images of another size than the manipulator's `size` x `size` are edited at that size and the change
+    (edited minus source, resized back) is added to them, so that they come back the size they went in, as sharp as they were."""
+    if tuple(x.shape[-2:]) == (size, size): return m(x)
+    small = resize_images(x, size)
+    return (x + resize_images(m(small) - small, tuple(x.shape[-2:]))).clamp(-1, 1)
 
 @torch.no_grad()
 def edit(manipulator, images, batch_size: int = 64, device="cpu", progress: bool = True) -> torch.Tensor:
     """Edit images with a trained manipulator (or the run folder holding one): `images` a NCHW tensor in [-1, 1], a list
-    of PIL images, or a folder of images. Returns the edited NCHW tensor in [-1, 1] on the CPU."""
+    of PIL images of one size, or a folder of images (read at the manipulator's size). Returns the edited NCHW tensor in
+    [-1, 1] on the CPU, the size the images went in (see `_edit_batch` for images of another size than the training one)."""
+    device = get_device(device)
     m = load_manipulator(manipulator, device) if isinstance(manipulator, (str, Path)) else manipulator.eval()
     size = getattr(m, "image_size", None) or 64
-    if isinstance(images, (str, Path)):
-        from sdd_nb.imagefolder import ImageFolder
-        images = ImageFolder(images, size=size).images()
-    elif isinstance(images, (list, tuple)): images = to_tensor(list(images), size)
-    check_images(images)
+    images = check_images(_as_batch(images, size), min_size=MIN_EDIT_SIZE)
+    if tuple(images.shape[-2:]) != (size, size):
+        warnings.warn(f"the images are {images.shape[-2]}x{images.shape[-1]} and the manipulator was trained at {size}x{size}: each is "
+                      f"edited at {size}x{size} and the change resized back onto it. Pass {size}x{size} images to edit at full detail.")
     dev = next(m.parameters()).device
-    out = [m(images[i:i + batch_size].to(dev)).cpu() for i in tqdm(range(0, len(images), batch_size), desc="edit", disable=not progress)]
+    out = [_edit_batch(m, images[i:i + batch_size].to(dev), size).cpu() for i in tqdm(range(0, len(images), batch_size), desc="edit", disable=not progress)]
     return torch.cat(out)
 
 # %% ../nbs/05_distill.ipynb #125b9591

@@ -6,7 +6,7 @@ to the manipulator's image, batched over timesteps."""
 
 # %% ../nbs/02_guidance.ipynb #6dd19680
 from __future__ import annotations
-import dataclasses
+import warnings
 from pathlib import Path
 
 import torch
@@ -85,8 +85,11 @@ class Supervisor:
     @torch.no_grad()
     def _embed(self, text: str) -> torch.Tensor:
         if text not in self._embeds:
-            ids = self.tokenizer([text], padding="max_length", max_length=self.tokenizer.model_max_length,
-                                 truncation=True, return_tensors="pt").input_ids.to(self.device)
+            n, full = self.tokenizer.model_max_length, self.tokenizer(text, truncation=False, verbose=False).input_ids
+            if len(full) > n:                                     # the text encoder reads n tokens (with start and end)
+                warnings.warn(f"the prompt is {len(full)} tokens long and the text encoder reads {n}: only "
+                              f"{self.tokenizer.decode(full[1:n - 1])!r} is used, the rest is cut. Shorten the prompt.")
+            ids = self.tokenizer([text], padding="max_length", max_length=n, truncation=True, return_tensors="pt").input_ids.to(self.device)
             self._embeds[text] = self.text_encoder(ids)[0].to(self.dtype)
         return self._embeds[text]
 

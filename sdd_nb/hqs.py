@@ -16,8 +16,8 @@ from .core import check_images
 from .guidance import Supervisor, check_prompt
 
 # %% auto #0
-__all__ = ['DEFAULT_GRID', 'TARGETS', 'STRATEGIES', 'entropy_l1', 'minmax', 'HQSResult', 'hqs', 'Selection', 'select_timesteps',
-           'plot_hqs', 'plot_grad_maps']
+__all__ = ['DEFAULT_GRID', 'TARGETS', 'STRATEGIES', 'entropy_l1', 'minmax', 'HQSResult', 'hqs', 'Selection', 'parse_selection',
+           'select_timesteps', 'plot_hqs', 'plot_grad_maps']
 
 # %% ../nbs/03_hqs.ipynb #d8635a8a
 DEFAULT_GRID = tuple(range(100, 901, 50))   # the paper's search grid: 100, 150, ..., 900 (17 timesteps)
@@ -114,15 +114,25 @@ class Selection:
 
 STRATEGIES = ("random", "threshold", "largest", "fixed", "all")
 
+def parse_selection(strategy: str) -> tuple[str, float | None]:
+    "(name, argument) of a selection such as 'largest', 'threshold:0.5' or 'fixed:800', or a clear error (no HQS needed)."
+    m = re.fullmatch(r"\s*(\w+)\s*(?::\s*([-+0-9.eE]+))?\s*", str(strategy))
+    name, arg = (m.group(1), m.group(2)) if m else (None, None)
+    try: arg = None if arg is None else float(arg)
+    except ValueError: name = None
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown selection {strategy!r}; use one of 'random', 'threshold:XI' (e.g. 'threshold:0.5'), "
+                         f"'largest', 'fixed:T' (e.g. 'fixed:800'), 'all'")
+    if name == "fixed" and arg is None: raise ValueError("'fixed' needs a timestep: 'fixed:800'")
+    if name == "fixed" and (arg != int(arg) or arg < 0): raise ValueError(f"fixed timestep {arg:g} must be a non-negative integer")
+    if name == "threshold" and arg is None: raise ValueError("'threshold' needs xi: 'threshold:0.5'")
+    return name, arg
+
 def select_timesteps(strategy: str, result: HQSResult | None = None, num_train_timesteps: int = 1000,
                      random_range: tuple = (0.02, 0.98)) -> Selection:
     """A `Selection` by name: 'random', 'threshold:XI', 'largest', 'fixed:T' or 'all'
     ('threshold', 'largest' and 'all' need the `HQSResult` of the prompt)."""
-    m = re.fullmatch(r"\s*(\w+)\s*(?::\s*([-+0-9.eE]+))?\s*", str(strategy))
-    name, arg = (m.group(1), m.group(2)) if m else (None, None)
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown selection {strategy!r}; use one of 'random', 'threshold:XI' (e.g. 'threshold:0.5'), "
-                         f"'largest', 'fixed:T' (e.g. 'fixed:800'), 'all'")
+    name, arg = parse_selection(strategy)
     if name == "random":
         lo, hi = int(random_range[0] * num_train_timesteps), int(random_range[1] * num_train_timesteps)
         return Selection("random", list(range(lo, hi + 1)))

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .core import load_torch, get_device
 
 # %% auto #0
 __all__ = ['STAGES', 'ARCFACE_HINT', 'SEModule', 'BottleneckIRSE', 'Flatten', 'IRSE50', 'load_arcface', 'ArcFaceIdentity']
@@ -60,11 +61,13 @@ ARCFACE_HINT = ("ArcFace IR-SE50 weights (model_ir_se50.pth, the file pSp, e4e a
                 "or train without the identity term with identity='none' (or the toy judge's with identity='judge').")
 
 def load_arcface(path: str | Path, device="cpu", num_layers: int = 50) -> IRSE50:
-    "IR-SE50 with the weights of `path` (a state dict, `torch.load(weights_only=True)`), frozen and in eval mode."
+    "IR-SE50 with the weights of `path` (a state dict, read by `load_torch`: `torch.load(weights_only=True)`), frozen and in eval mode."
+    device = get_device(device)
     path = Path(path).expanduser() if path else None
     if path is None or not path.exists(): raise FileNotFoundError(f"no ArcFace weights at {path}. " + ARCFACE_HINT)
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    sd = load_torch(path)
     if isinstance(sd, dict) and "state_dict" in sd: sd = sd["state_dict"]
+    if not isinstance(sd, dict): raise KeyError(f"{path} holds a {type(sd).__name__}, not an IR-SE{num_layers} state dict")
     net = IRSE50(num_layers)
     missing, unexpected = net.state_dict().keys() - sd.keys(), sd.keys() - net.state_dict().keys()
     if missing or unexpected:

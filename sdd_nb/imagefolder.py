@@ -9,12 +9,11 @@ import hashlib, warnings
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
-from .core import to_tensor
+from .core import to_tensor, rgb_image
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'split_of', 'center_crop_resize', 'ImageFolder']
@@ -29,10 +28,10 @@ def split_of(relpath: str, fractions: tuple[float, float, float] = (0.9, 0.05, 0
     return "train" if h < fractions[0] else "val" if h < fractions[0] + fractions[1] else "test"
 
 def center_crop_resize(im: Image.Image, size: int) -> Image.Image:
-    "Resize the short side to `size` (antialiased) and crop the centre square; converts to RGB."
+    "Resize the short side to `size` (antialiased) and crop the centre square; converts to RGB (16-bit images scaled, see `rgb_image`)."
     if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA"); bg = Image.new("RGBA", im.size, (255, 255, 255, 255)); im = Image.alpha_composite(bg, im)
-    im = im.convert("RGB")
+    im = rgb_image(im)
     w, h = im.size; s = size / min(w, h)
     im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC, reducing_gap=3.0)
     w, h = im.size; l, t = (w - size) // 2, (h - size) // 2
@@ -46,7 +45,7 @@ class ImageFolder(Dataset):
                  fractions: tuple[float, float, float] = (0.9, 0.05, 0.05), verify: bool = True,
                  extensions: Sequence[str] = IMAGE_EXTENSIONS, limit: int | None = None):
         self.root = Path(root).expanduser()
-        if not self.root.exists(): raise FileNotFoundError(f"image folder not found: {self.root}. Download the dataset there, or pass data='toy' for the embedded toy faces.")
+        if not self.root.exists(): raise FileNotFoundError(f"image folder not found: {self.root}. Download the dataset there, or pass data='toyfaces' for the embedded toy faces.")
         if not self.root.is_dir(): raise NotADirectoryError(f"{self.root} is a file, not a folder of images")
         if split not in ("train", "val", "test", "all"): raise ValueError(f"split must be 'train', 'val', 'test' or 'all'; got {split!r}")
         exts = tuple(e.lower() for e in extensions)
@@ -74,7 +73,7 @@ class ImageFolder(Dataset):
         p = self.files[i]
         try:
             with Image.open(p) as im: im.load(); x = to_tensor(center_crop_resize(im, self.size))[0]
-        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             raise ValueError(f"cannot read image {p}: {e}") from e
         return {"image": x, "path": str(p), "index": i}
     def images(self, n: int | None = None) -> torch.Tensor:

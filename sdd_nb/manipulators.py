@@ -5,13 +5,11 @@ mapper over a generator interface. Image in, edited image out, in one forward pa
 
 # %% ../nbs/04_manipulators.ipynb #7fd6320b
 from __future__ import annotations
-import math
 from typing import Protocol, runtime_checkable, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import check_images
 
 # %% auto #0
 __all__ = ['MANIPULATORS', 'ResBlock', 'ImageManipulator', 'Generator', 'VAEGenerator', 'PixelNorm', 'level_groups',

@@ -6,14 +6,13 @@ measures any editor on the same images."""
 
 # %% ../nbs/07_metrics.ipynb #b1ffd0e7
 from __future__ import annotations
-import os, shutil, tempfile, time
+import shutil, tempfile, time
 from pathlib import Path
 
-import numpy as np
 import torch
 from .core import check_images, to_uint8, get_device
-from .clipdir import directional_clip, convention_record
-from .models import clip_encode_images
+from .clipdir import directional_clip
+from .models import clip_encode_images, load_clip, load_judge
 
 # %% auto #0
 __all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'TinyClipFeatures', 'fid', 'measure_edits']
@@ -71,8 +70,9 @@ def fid(images_a: torch.Tensor, images_b: torch.Tensor, feature: str = "tiny-cli
 # %% ../nbs/07_metrics.ipynb #14dc4d46
 def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str = "a photo of a face", clip=None, tokenizer=None,
                   clip_name: str = "tiny-clip", convention: str = "toy", feature: str = "tiny-clip", truth: dict | None = None,
-                  judge=None, edit_kwargs: dict | None = None, progress: bool = False, device="cpu") -> dict:
-    "Edit `images` with `editor` and measure: FID, directional CLIP and (toy world) ground truth. Returns a flat dict."
+                  judge=None, edit_kwargs: dict | None = None, progress: bool = False, device="cpu") -> tuple[dict, torch.Tensor]:
+    """Edit `images` with `editor` and measure: FID, directional CLIP and (toy world) ground truth.
+    Returns `(row, edited)`: a flat dict of the numbers, and the edited images (NCHW in [-1, 1])."""
     if clip is None: clip, _, tokenizer = load_clip(clip_name, device=device)
     t0 = time.perf_counter()
     edited = editor.edit(images, prompt, progress=progress, **(edit_kwargs or {}))

@@ -5,13 +5,13 @@ open_clip model, an attribute judge), and one way to load them or real weights."
 
 # %% ../nbs/01c_models.ipynb #794edb0b
 from __future__ import annotations
-import os, gzip, json, dataclasses, tempfile, functools
+import os, gzip, json, dataclasses, tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Config, check_images, resize_images, atomic_write
+from .core import Config, check_images, resize_images, atomic_write, save_text, get_device
 from .toyfaces import ATTRIBUTES, IDENTITY
 
 # %% auto #0
@@ -54,8 +54,8 @@ def write_clip_bpe(out_dir: str | Path) -> tuple[Path, Path]:
     vocab = list(_bytes_to_unicode().values())
     vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    (out / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False))
-    (out / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    save_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False), out / "vocab.json")
+    save_text("#version: 0.2\n" + "\n".join(merges) + "\n", out / "merges.txt")   # last: its presence means both are whole
     return out / "vocab.json", out / "merges.txt"
 
 def clip_tokenizer(max_length: int = 77):
@@ -158,7 +158,6 @@ TINY_CLIP_PREPROCESS = {"size": 64, "mode": "RGB", "mean": [0.48145466, 0.457827
 
 def register_tiny_clip(config: dict | None = None, name: str = TINY_CLIP_NAME) -> str:
     "Register tiny-clip's model config with open_clip (idempotent); returns the model name."
-    import open_clip
     from open_clip.factory import _MODEL_CONFIGS
     _MODEL_CONFIGS[name] = dict(config or TINY_CLIP_CONFIG)
     return name
@@ -250,6 +249,7 @@ def _hub_error(model, kind, err):
 def load_sd(model: str | Path = "tiny-sd", device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
     """A `StableDiffusionPipeline` from an embedded name, a local folder or a hub id, on `device` in `dtype`
     (the embedded default is float32 on the CPU)."""
+    device = get_device(device)              # a clear error for an absent device, before anything loads
     from diffusers import StableDiffusionPipeline
     src, local = _resolve(model, "Stable Diffusion pipeline", "runwayml/stable-diffusion-v1-5")
     try:
@@ -265,6 +265,7 @@ def load_sd(model: str | Path = "tiny-sd", device: str | torch.device = "cpu", d
 def load_clip(model: str = "tiny-clip", pretrained: str | None = None, device: str | torch.device = "cpu"):
     """(model, preprocess, tokenizer) through open_clip: `"tiny-clip"` (embedded), or an open_clip name with
     `pretrained` a local checkpoint (e.g. `load_clip("ViT-B-32", "path/to/open_clip_pytorch_model.bin")`)."""
+    device = get_device(device)
     import open_clip
     if model == "tiny-clip":
         d = embedded_path("tiny-clip"); register_tiny_clip()
@@ -284,6 +285,7 @@ def load_clip(model: str = "tiny-clip", pretrained: str | None = None, device: s
 
 def load_judge(path: str | Path = "judge", device: str | torch.device = "cpu") -> Judge:
     "The embedded judge (or one saved by `save_judge` at `path`), in eval mode."
+    device = get_device(device)
     from safetensors.torch import load_file
     d = embedded_path("judge") if str(path) == "judge" else Path(path)
     if not (d / "judge.safetensors").exists(): raise FileNotFoundError(f"no judge.safetensors in {d}; train one with nbs/pretrain.ipynb")

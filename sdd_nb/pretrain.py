@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .core import get_device, seed_everything, image_grid, save_json, atomic_write, Config
 from .toyfaces import (ATTRIBUTES, IDENTITY, EDIT_PROMPTS, ToyFaces, render, caption, describe, parse_prompt, parse_caption, _arrays)
 from .models import (TinySDConfig, build_tiny_sd, build_tiny_clip, register_tiny_clip, TINY_CLIP_NAME, Judge, identity_target,
-                           save_tiny_sd, save_tiny_clip, save_judge, sd_pipeline, n_params, clip_encode_images, clip_encode_text,
+                           save_tiny_sd, save_tiny_clip, save_judge, n_params, clip_encode_images, clip_encode_text,
                            clip_text_encoder)
 
 # %% auto #0
@@ -389,7 +389,7 @@ class EvalConfig(Config):
 def evaluate_all(models_dir: str | Path, cfg: EvalConfig | None = None, device="cpu", progress: bool = True,
                  prompts=EDIT_PROMPTS) -> dict:
     "Measure every model found in `models_dir`; write `quality.json` and `tiny_sd_samples.png` there."
-    from sdd_nb.models import load_sd, load_judge, Judge
+    from sdd_nb.models import load_sd, load_judge
     import open_clip
     cfg, d, device = cfg or EvalConfig(), Path(models_dir), get_device(device)
     t0 = time.perf_counter()

@@ -5,11 +5,11 @@ papermill in order, executed notebooks kept, progress shown, failures reported a
 
 # %% ../nbs/08_reproduce.ipynb #a6a03a18
 from __future__ import annotations
-import argparse, json, sys, time, traceback
+import argparse, json, sys, time
 from pathlib import Path
 
 import yaml
-from .core import project_path, save_json
+from .core import project_path, save_json, save_text
 from .pretrain import _machine
 
 # %% auto #0
@@ -70,8 +70,8 @@ def _machine_name(device) -> str:
     try: return _machine(device)
     except (RuntimeError, ValueError): return str(device)
 
-def _curve_at(curve: "pd.DataFrame", x: float, xk: str, yk: str) -> float:
-    "A baseline's y at fidelity x along its alpha curve: linear between its points, its end value beyond them."
+def _curve_at(curve, x: float, xk: str, yk: str) -> float:
+    "A baseline's y at fidelity x along its alpha curve (a DataFrame): linear between its points, its end value beyond them."
     import numpy as np
     c = curve.sort_values(xk)
     return float(np.interp(x, c[xk].to_numpy(float), c[yk].to_numpy(float)))
@@ -127,7 +127,7 @@ def claims(fig_dir: str | Path = "figures", write: bool = True) -> dict:
                  "sdd_100x_faster": "SDD edits at least 100x faster per image than SDEdit (Table 1)"}
         word = {True: "holds", False: "does not hold", None: "not measured"}
         md = ["| paper's claim | on this run | evidence |", "|---|---|---|"] + [f"| {names[k]} | **{word[v['holds']]}** | {v['evidence']} |" for k, v in out.items()]
-        (d / "claims.md").write_text("\n".join(md) + "\n")
+        save_text("\n".join(md) + "\n", d / "claims.md")
     return out
 
 def main(argv=None):

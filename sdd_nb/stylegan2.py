@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint
+from .core import load_torch, get_device
 
 # %% auto #0
 __all__ = ['make_kernel', 'upfirdn2d', 'fused_leaky_relu', 'FusedLeakyReLU', 'EqualLinear', 'PixelNorm', 'Blur', 'Upsample',
@@ -212,10 +213,6 @@ class StyleGAN2(nn.Module):
         return skip
 
 # %% ../nbs/09_stylegan2.ipynb #38dee1ae
-def _torch_load(path: Path):
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        return torch.load(path, map_location="cpu", weights_only=True)
-
 def _infer_config(sd: dict) -> dict:
     try:
         n_rgb = len({k.split(".")[1] for k in sd if k.startswith("to_rgbs.")})
@@ -234,11 +231,12 @@ def _infer_config(sd: dict) -> dict:
 def load_stylegan2(path: str | Path, key: str = "g_ema", device="cpu", **config) -> StyleGAN2:
     """The StyleGAN2 generator of a rosinality-format checkpoint (`key` of the file, default `g_ema`), frozen, in eval mode.
     `config` overrides what is inferred from the shapes (size, style_dim, n_mlp, channel_multiplier)."""
+    device = get_device(device)
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no StyleGAN2 checkpoint at {path}. Give the path of a rosinality-format .pt, e.g. "
                                 "stylegan2-ffhq-config-f.pt (FFHQ 1024 px, converted from NVIDIA's release with rosinality's convert_weight.py)")
-    obj = _torch_load(path)
+    obj = load_torch(path, safe_globals=[argparse.Namespace])
     sd = obj[key] if isinstance(obj, dict) and key in obj else obj
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
@@ -261,7 +259,7 @@ def load_latent_codes(path: str | Path, n_latent: int = 18, dim: int = 512) -> t
     if not path.exists():
         raise FileNotFoundError(f"no latent codes at {path}: invert your images with e4e (scripts/inference.py writes latents.pt, "
                                 f"N x {n_latent} x {dim}) and give that file")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = load_torch(path)
     if isinstance(obj, dict): obj = next((obj[k] for k in ("latents", "codes", "w") if k in obj), None)
     if not isinstance(obj, torch.Tensor):
         raise ValueError(f"{path} holds no tensor of codes (expected a tensor, or a dict with 'latents')")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from PIL import Image
-from .core import to_tensor, atomic_write, image_grid
+from .core import to_tensor, atomic_write, image_grid, save_image
 
 # %% auto #0
 __all__ = ['ATTRIBUTES', 'IDENTITY', 'SPLITS', 'LAYERS', 'HAIR_RGB', 'CAPTION_PREFIX', 'PROMPTS', 'EDIT_PROMPTS', 'FaceSpec',
@@ -463,7 +463,7 @@ def write_folder(out: str | Path, n: int, split: str = "test", size: int = 64, s
         b = ds.batch(range(j, min(j + 256, n)))
         for k, img in enumerate(b["image"]):
             i = j + k; name = f"{i:06d}.png"
-            Image.fromarray(((img.permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()).save(out / name)
+            save_image(img, out / name)
             s = ds.spec(i)
             rows.append({"file": name, "index": s.index, **s.attributes, **{k: f"{v:.6f}" for k, v in s.identity.items()}, "caption": b["caption"][k]})
     def w(p):

@@ -1,12 +1,12 @@
 """Data-parallel distillation under torchrun: two CPU processes (gloo) with batch b train like one process with batch 2b,
-from the same command line (`python -m sdd_nb.distill`), and resume works the same way."""
+from the same command line (`python -m sdd_nb.distill`), and resume works the same way. torchrun runs `--standalone`, so
+every launch takes a free port of its own (fixed ports collide with a second test run on the same machine)."""
 import json
 import os
 import subprocess
 import sys
 
 import pandas as pd
-import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -16,10 +16,11 @@ SMALL = ["prompt='white hair'", "steps=4", "channels=8", "hqs_images=2", "hqs_gr
 
 def _run(root, args, nproc=None, timeout=600):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    cmd = ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port", "29533", "-m", "sdd_nb.distill"]
+    cmd = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), "-m", "sdd_nb.distill"]
            if nproc else [sys.executable, "-m", "sdd_nb.distill"]) + args
     r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    assert "terminate called" not in r.stderr, r.stderr[-5000:]          # every rank tore down cleanly
     return r
 
 
@@ -43,7 +44,19 @@ def test_two_processes_train_like_one_with_twice_the_batch(root, tmp_path):
     _run(root, ["--out", str(tmp_path / "ddp"), "--resume", "--set", *SMALL, "batch_size=2"], nproc=2)
     assert len(pd.read_csv(tmp_path / "ddp" / "log.csv")) == 4
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534", "-m", "sdd_nb.distill",
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "sdd_nb.distill",
                         "--out", str(tmp_path / "ddp"), "--resume", "--set", *SMALL, "batch_size=2", "lr=0.01"],
                        cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode != 0 and "trained with other settings" in r.stdout + r.stderr
+
+
+def test_an_error_on_every_rank_tears_down_cleanly_and_creates_nothing(root, tmp_path):
+    "A setting found bad once the model is loaded (a timestep outside the scheduler): every rank says so and exits cleanly."
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    bad = [a for a in SMALL if not a.startswith("hqs_grid")] + ["hqs_grid=[300, 1000]", "batch_size=2"]
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "sdd_nb.distill",
+                        "--out", str(tmp_path / "bad"), "--set", *bad], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and out.count("outside the scheduler's range") >= 2, out[-5000:]
+    assert "terminate called" not in out, out[-5000:]                    # no rank aborted in teardown
+    assert not (tmp_path / "bad").exists()                               # and no stub run folder

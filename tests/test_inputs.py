@@ -1,8 +1,6 @@
 """Bad input gets a clear error that names the problem and the fix."""
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from sdd_nb.core import check_images, load_image, make_run_dir, get_device, Config
 from sdd_nb.imagefolder import ImageFolder

@@ -1,7 +1,6 @@
 """The embedded models load through the real code paths (diffusers, open_clip), do their job on
 held-out faces, stay within the size budget; real-weight loading fails clearly without a download."""
-import json, os, subprocess, sys
-from pathlib import Path
+import os, subprocess, sys
 
 import pytest
 import torch

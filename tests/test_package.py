@@ -1,5 +1,5 @@
 """The package works from a plain script, the README is in step, the benchmark writes JSON."""
-import json, subprocess, sys
+import json, subprocess
 
 
 def test_import_from_a_plain_script(tmp_path, python):

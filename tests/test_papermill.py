@@ -1,6 +1,5 @@
 """The experiment notebooks run under papermill with their parameters, and write where they are told."""
 import json
-from pathlib import Path
 
 import pandas as pd
 import papermill as pm

@@ -1,7 +1,6 @@
 """The main job, `papermill nbs/train.ipynb out.ipynb -p prompt ...`, at a few steps; and the training loop's bad inputs."""
 import json
 import warnings
-from pathlib import Path
 
 import pytest
 import papermill as pm
@@ -69,12 +68,13 @@ def test_a_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     from sdd_nb.distill import DistillConfig, train
     cfg = DistillConfig(prompt="smiling", manipulator="image", selection="fixed:500", steps=40, batch_size=2, lr=1e6,
                         train_images=8, eval_images=4, ckpt_every=1, channels=8)
-    with pytest.raises(FloatingPointError, match=r"not finite at step (\d+).*last good checkpoint is step"):
+    with pytest.raises(FloatingPointError, match=r"not finite at step (\d+).*last good checkpoint is step (\d+)") as e:
         train(cfg, tmp_path / "r", progress=False)
-    state = json.loads((tmp_path / "r" / "ckpt" / "state.json").read_text())
+    newest = max((tmp_path / "r" / "ckpt").glob("step_*"))              # the checkpoint the message names
+    state = json.loads((newest / "state.json").read_text())
     from safetensors.torch import load_file
-    assert all(torch.isfinite(v).all() for v in load_file(str(tmp_path / "r" / "ckpt" / "manipulator.safetensors")).values())
-    assert state["step"] >= 1
+    assert all(torch.isfinite(v).all() for v in load_file(str(newest / "manipulator.safetensors")).values())
+    assert state["step"] >= 1 and f"last good checkpoint is step {state['step']} " in str(e.value)
 
 
 def test_missing_model_path_is_named(tmp_path):

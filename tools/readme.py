@@ -23,7 +23,8 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
 if __name__ == "__main__":
     text, readme = render(), ROOT / "README.md"
     if "--write" in sys.argv:
-        readme.write_text(text); print(f"wrote {readme}")
+        from sdd_nb.core import save_text                     # atomically: a kill never leaves half a README
+        save_text(text, readme); print(f"wrote {readme}")
     elif "--check" in sys.argv:
         if not readme.exists() or readme.read_text() != text:
             print("README.md is out of step with nbs/index.ipynb: run `make readme` (python tools/readme.py --write)"); sys.exit(1)
