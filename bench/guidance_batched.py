@@ -8,18 +8,10 @@ one timestep at a time (chunk=1) against one batched pass (chunk=17). JSON out.
 The recipe's anchor (SD v1.x, 512 px, bf16, one H200): 1288 ms one t at a time, 319 ms batched (4.0x).
 Speed does not depend on the weights, so `--arch sd-v1` builds the architecture with random ones.
 """
-import argparse, platform, statistics, time
+import argparse, statistics, time
 from pathlib import Path
 
 import torch
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):
@@ -35,7 +27,7 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     from sdd_nb.guidance import Supervisor
     from sdd_nb.models import sd_v1_components
-    from sdd_nb.core import save_json
+    from sdd_nb.core import save_json, machine_name
     dtype = getattr(torch, a.dtype)
     if a.arch == "tiny-sd": sup = Supervisor.from_pretrained("tiny-sd", device=a.device, dtype=dtype)
     else:
@@ -57,7 +49,7 @@ def main(argv=None):
         res[name] = {"chunk": chunk, "median_ms": round(1e3 * statistics.median(times), 1), "min_ms": round(1e3 * min(times), 1)}
         if sup.device.type == "cuda": res[name]["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     seq, bat = res["sequential"]["median_ms"], res["batched"]["median_ms"]
-    machine = torch.cuda.get_device_name(sup.device) if sup.device.type == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
+    machine = machine_name(sup.device)
     out = {"benchmark": "guidance gradients of one image at K timesteps", "arch": a.arch, "image_size": size,
            "timesteps": ts, "device": str(sup.device), "dtype": a.dtype, "machine": machine, "torch": torch.__version__,
            **res, "speedup": round(seq / bat, 2), "recipe_anchor": {"sequential_ms": 1288, "batched_ms": 319, "speedup": 4.0,

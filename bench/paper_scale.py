@@ -89,7 +89,7 @@ def main(argv=None):
     if set(items) - set(ITEMS): ap.error(f"unknown items {sorted(set(items) - set(ITEMS))}; choose from {ITEMS}")
     from sdd_nb.core import get_device, save_json
     from sdd_nb.baselines import SDEdit, DDIB
-    from sdd_nb.pretrain import _machine
+    from sdd_nb.core import machine_name
     device, dtype = get_device(a.device), getattr(torch, a.dtype)
     sup, gen, mapper, ident, pix = build(a, device, dtype)
     amp = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 else (lambda: torch.autocast(device.type, enabled=False))
@@ -100,7 +100,7 @@ def main(argv=None):
     path = Path(a.out or Path(__file__).parent / "results" / f"paper_scale_{tag}.json")
     def save():                                                   # after every item: a killed run keeps what it measured
         out = {"benchmark": "SDD at the paper's size, random weights" if not a.tiny else "SDD code paths at toy size (not a speed figure)",
-               "device": str(device), "machine": _machine(device), "dtype": a.dtype, "compile": a.compile, "channels_last": a.channels_last,
+               "device": str(device), "machine": machine_name(device), "dtype": a.dtype, "compile": a.compile, "channels_last": a.channels_last,
                "gradient_checkpointing": a.checkpointing, "supervisor_image": size, "results": res,
                "recipe_anchors_ms": ANCHORS_MS, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
         save_json(out, path, indent=1)                            # atomically: a kill mid-write keeps the previous file

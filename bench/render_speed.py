@@ -7,20 +7,11 @@ The target (issue: the toy world) is at least 300 faces/s at 64x64 on one core.
 """
 import os
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"): os.environ[_v] = "1"
-import argparse, platform, time
+import argparse, time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-
-def cpu_name() -> str:
-    "The CPU's model name (Linux), else what platform knows."
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):
@@ -34,7 +25,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     from sdd_nb.toyfaces import render, sample_spec
-    from sdd_nb.core import save_json
+    from sdd_nb.core import save_json, machine_name
     specs = [sample_spec(0, i) for i in range(a.n)]
     render(specs[: min(8, a.n)], a.size, masks=a.masks)  # warm up
     times = []
@@ -47,7 +38,7 @@ def main(argv=None):
     res = {"benchmark": "toy-face rendering", "faces": a.n, "size": a.size, "batch": a.batch, "masks": a.masks,
            "faces_per_s": round(a.n / best, 1), "faces_per_s_median": round(a.n / float(np.median(times)), 1),
            "spec_sampling_per_s": round(a.n / t_spec, 1), "threads": 1,
-           "machine": f"{cpu_name()}, {os.cpu_count()} cores", "torch": torch.__version__,
+           "machine": machine_name("cpu"), "cores": os.cpu_count(), "torch": torch.__version__,
            "numpy": np.__version__, "date": time.strftime("%Y-%m-%d")}
     out = save_json(res, a.out)                                       # atomically
     print(f"{res['faces_per_s']:.0f} faces/s at {a.size}x{a.size} on one CPU core (best of {a.repeats}, batches of {a.batch}"

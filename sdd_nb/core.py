@@ -13,9 +13,10 @@ import torch
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['get_device', 'seed_everything', 'check_images', 'rgb_image', 'to_tensor', 'to_uint8', 'to_pil', 'resize_images',
-           'load_image', 'save_image', 'atomic_write', 'save_json', 'save_text', 'save_csv', 'save_figure',
-           'make_run_dir', 'load_torch', 'image_grid', 'save_grid', 'Config', 'project_root', 'project_path']
+__all__ = ['get_device', 'machine_name', 'seed_everything', 'check_images', 'rgb_image', 'to_tensor', 'to_uint8', 'to_pil',
+           'resize_images', 'load_image', 'save_image', 'atomic_write', 'save_json', 'save_text', 'save_csv',
+           'save_figure', 'make_run_dir', 'load_torch', 'image_grid', 'save_grid', 'Config', 'project_root',
+           'project_path']
 
 # %% ../nbs/00_core.ipynb #249c06bd
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -32,6 +33,16 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise RuntimeError(f"device {device!r} was asked for but MPS is not available here; pass device='cpu' (or 'auto').")
     return dev
+
+def machine_name(device: str | torch.device = "cpu") -> str:
+    "What a measurement ran on, for results files: the GPU's name, or the CPU's model and torch's threads; and torch's version."
+    d = torch.device(device)
+    if d.type == "cuda" and torch.cuda.is_available(): return f"{torch.cuda.get_device_name(d)} (CUDA), torch {torch.__version__}"
+    import platform
+    cpu = platform.processor() or platform.machine()
+    try: cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration): pass
+    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 # %% ../nbs/00_core.ipynb #48a48533
 def seed_everything(seed: int, device: str | torch.device = "cpu") -> torch.Generator:

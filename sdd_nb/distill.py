@@ -21,12 +21,12 @@ from .core import (Config, _coerce, get_device, check_images, save_json, atomic_
 from .guidance import Supervisor, NonFiniteGuidanceError, check_prompt
 from .hqs import hqs, select_timesteps, parse_selection, Selection, DEFAULT_GRID
 from .manipulators import build_manipulator, VAEGenerator
-from .toyfaces import ToyFaces, ATTRIBUTES, parse_prompt, render, sample_spec, SPLITS
+from .toyfaces import ToyFaces, ATTRIBUTES, CAPTION_PREFIX, describe, parse_prompt, render, sample_spec, SPLITS
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'MIN_EDIT_SIZE', 'toy_truth', 'ssim_map', 'edit_metrics', 'DistillConfig',
-           'config_diff', 'CorruptCheckpointError', 'build_generator', 'default_run_dir', 'train', 'load_manipulator',
-           'edit', 'inference_speed', 'evaluate_run', 'main']
+__all__ = ['PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'toy_truth', 'ssim_map', 'edit_metrics',
+           'DistillConfig', 'config_diff', 'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss',
+           'default_run_dir', 'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial', 'main']
 
 # %% ../nbs/05_distill.ipynb #6e664072
 def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True) -> dict:
@@ -109,7 +109,10 @@ class DistillConfig(Config):
     generator: str = "vae"              # the latent mapper's generator: "vae" (the supervisor's) or a StyleGAN2 .pt (then data = e4e codes .pt)
     channels: int = 32                  # width of the manipulator
     selection: str = "largest"          # random | threshold:XI | largest | fixed:T | all
-    guidance: str = "sds"               # "sds" (SDD); "clip" = a `guidance_fn` replaces it (the StyleCLIP-style baseline)
+    guidance: str = "sds"               # "sds" (the paper's), "dds" (Delta Denoising Score); "clip" = a `guidance_fn` replaces it (StyleCLIP-style)
+    prompts: str = "edit"               # "edit": `prompt` (DDS: against `source_prompt`) for every image; "caption": per toy face, its
+                                        #   full caption as the source and the same caption with the edit as the target
+    decoding: str = "plain"             # a VAE latent mapper's output: "plain" decode(w') or "residual" x + decode(w') - decode(w)
     w_guidance: float = 1.0             # weight of the guidance term
     hqs_images: int = 8                 # images for the HQS search
     hqs_grid: tuple = DEFAULT_GRID      # timesteps searched
@@ -142,8 +145,9 @@ class DistillConfig(Config):
         "Every setting's type and value: a clear error that names the setting (lists become tuples, ints floats where due)."
         for f in dataclasses.fields(self): setattr(self, f.name, _coerce(getattr(self, f.name), f.type, f"DistillConfig.{f.name}"))
         check_prompt(self.prompt, "prompt")
-        for k, ok in {"manipulator": ("image", "latent"), "guidance": ("sds", "clip"), "identity": ("judge", "arcface", "none"),
-                      "hqs_target": ("paper", "code"), "precision": tuple(PRECISIONS)}.items():
+        for k, ok in {"manipulator": ("image", "latent"), "guidance": ("sds", "dds", "clip"), "identity": ("judge", "arcface", "none"),
+                      "hqs_target": ("paper", "code"), "precision": tuple(PRECISIONS), "prompts": ("edit", "caption"),
+                      "decoding": ("plain", "residual")}.items():
             if getattr(self, k) not in ok: raise ValueError(f"{k} must be one of {list(ok)}; got {getattr(self, k)!r}")
         for k in ("steps", "batch_size", "hqs_images", "train_images", "eval_images", "ckpt_every", "sample_every", "image_size", "channels"):
             if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1; got {getattr(self, k)}")
@@ -163,19 +167,30 @@ class DistillConfig(Config):
             raise ValueError(f"generator={self.generator!r} needs manipulator='latent' (a mapper over its codes)")
         if self.identity == "arcface" and not self.arcface:
             raise ValueError("identity='arcface' needs arcface= the path of model_ir_se50.pth (or identity='none')")
+        if self.decoding == "residual" and (self.manipulator != "latent" or self.generator != "vae"):
+            raise ValueError("decoding='residual' is for a latent mapper over the supervisor's VAE (manipulator='latent', generator='vae')")
+        if self.prompts == "caption":
+            try: parse_prompt(self.prompt)
+            except KeyError: raise ValueError(f"prompts='caption' writes each toy face's caption with the edit: it needs data='toyfaces' "
+                                              f"and a prompt the toy world knows; got {self.prompt!r} (use prompts='edit')") from None
+            if self.data != "toyfaces": raise ValueError("prompts='caption' needs data='toyfaces' (the toy world knows every face's caption); "
+                                                         "for other images use prompts='edit' with a source_prompt")
+        if self.guidance == "dds" and self.prompts == "edit" and not self.source_prompt.strip():
+            raise ValueError("guidance='dds' compares the edit with the source under a source prompt: give source_prompt "
+                             "(e.g. 'a photo of a face'), or prompts='caption' in the toy world")
         return self
 
     def check_files(self) -> "DistillConfig":
         "The files and folders the settings name exist (`$VARS` expanded): a clear error naming the missing one and the fix."
-        data = os.path.expandvars(self.data)
+        path = lambda p: Path(os.path.expandvars(p)).expanduser()
         if self.generator != "vae":
             for what, p in (("generator (a StyleGAN2 checkpoint .pt)", self.generator), ("data (the e4e codes .pt of the images)", self.data)):
-                if not Path(os.path.expandvars(p)).is_file(): raise FileNotFoundError(f"{what} not found: {os.path.expandvars(p)}")
-        elif data != "toyfaces" and not Path(data).is_dir():
-            raise FileNotFoundError(f"data must be 'toyfaces' (the embedded toy faces) or a folder of images; {data!r} "
-                                    + ("is a file" if Path(data).exists() else "was not found"))
-        if self.identity == "arcface" and not Path(os.path.expandvars(self.arcface)).is_file():
-            raise FileNotFoundError(f"arcface weights not found: {os.path.expandvars(self.arcface)} (download model_ir_se50.pth "
+                if not path(p).is_file(): raise FileNotFoundError(f"{what} not found: {path(p)}")
+        elif self.data != "toyfaces" and not path(self.data).is_dir():
+            raise FileNotFoundError(f"data must be 'toyfaces' (the embedded toy faces) or a folder of images; {str(path(self.data))!r} "
+                                    + ("is a file" if path(self.data).exists() else "was not found"))
+        if self.identity == "arcface" and not path(self.arcface).is_file():
+            raise FileNotFoundError(f"arcface weights not found: {path(self.arcface)} (download model_ir_se50.pth "
                                     "there, or pass identity='none')")
         return self
 
@@ -185,12 +200,14 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 RESUME_FREE = ("steps", "device", "eval_images", "ckpt_every", "sample_every", "max_bad_steps", "source_prompt")
 
 def config_diff(run: str | Path, cfg: DistillConfig) -> dict:
-    "{setting: (the run's, cfg's)} for the settings (outside `RESUME_FREE`) where the run folder's config.yaml differs from `cfg`."
+    """{setting: (the run's, cfg's)} for the settings where the run folder's config.yaml differs from `cfg`, outside
+    `RESUME_FREE` (`source_prompt` counts where DDS trains against it)."""
     f = Path(run) / "config.yaml"
     if not f.exists(): return {}
     saved, norm = DistillConfig.from_yaml(f), (lambda v: tuple(v) if isinstance(v, list) else v)
+    free = [k for k in RESUME_FREE if not (k == "source_prompt" and cfg.guidance == "dds" and cfg.prompts == "edit")]
     return {k: (getattr(saved, k), getattr(cfg, k)) for k in DistillConfig.__dataclass_fields__
-            if k not in RESUME_FREE and norm(getattr(saved, k)) != norm(getattr(cfg, k))}
+            if k not in free and norm(getattr(saved, k)) != norm(getattr(cfg, k))}
 
 # %% ../nbs/05_distill.ipynb #7e8fbcfb
 CKPT_KEEP = 2                                                   # checkpoints kept per run (the newest and one to fall back to)
@@ -287,14 +304,60 @@ def build_generator(cfg: DistillConfig, sup: Supervisor | None, device):
 def _manipulator_config(cfg: DistillConfig, gen) -> dict:
     if cfg.manipulator == "image": return {"kind": "image", "channels": cfg.channels}
     if gen.latent_kind == "wplus": return {"kind": "latent", "n_levels": gen.n_latent, "dim": gen.dim}
-    return {"kind": "latent"}
+    return {"kind": "latent", "residual": cfg.decoding == "residual"}
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
+# %% ../nbs/05_distill.ipynb #0b1ec7a2
+LOSS_WEIGHTS = {"guidance": "w_guidance", "latent_l2": "w_latent", "pixel_l1": "w_l1", "pixel_l2": "w_l2", "identity": "w_id",
+                "latent_code_l2": "w_code"}                      # each term of `sdd_loss` and the DistillConfig field that weighs it
+
+def prompt_pairs(cfg: DistillConfig, specs=None, n: int = 1) -> tuple:
+    """(target, source) prompts: `cfg.prompt` and `cfg.source_prompt` (prompts='edit', two strings), or for each toy face of
+    `specs` (prompts='caption', two lists) the caption naming its attributes with the edit's value, and as they are."""
+    if cfg.prompts == "edit": return cfg.prompt, cfg.source_prompt or CAPTION_PREFIX
+    k, v = parse_prompt(cfg.prompt)
+    return [describe(s.replace(**{k: v}).attributes) for s in specs], [describe(s.attributes) for s in specs]
+
+def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervisor | None = None, t=None, noise=None,
+             prompt=None, source_prompt=None, identity_fn: Callable | None = None, student_terms: dict | None = None,
+             guidance_fn: Callable | None = None) -> dict:
+    """SDD's objective for edits `y` of sources `x` at timesteps `t` with `noise`: the named terms (scalar tensors), their
+    weighted sum `loss` (weights: `LOSS_WEIGHTS`) and `grad_l1`, the mean |guidance gradient| (a statistic, not a term).
+    - guidance: the teacher's gradient on the edit's latent z = E(y) (`Supervisor.latent_grad`: SDS, or with
+      `cfg.guidance='dds'` DDS against E(x) under `source_prompt`), entering as the surrogate mean(z * grad), a mean over
+      the batch and the latent's entries; or `guidance_fn(y, x)` for another teacher;
+    - latent_l2: ||E(y) - E(x)||^2, the image manipulator's stand-in for the paper's ||w' - w||^2;
+    - pixel_l1, pixel_l2: to the source; identity: `identity_fn(y, x)`;
+    - `student_terms`: the manipulator's own, e.g. a latent mapper's latent_code_l2 = ||w' - w||^2.
+    A regularizer whose weight is 0 is not computed."""
+    terms, z, z_x = {}, None, None
+    def source_latent():
+        nonlocal z_x
+        if z_x is None:
+            with torch.no_grad(): z_x = sup.encode_images(x)
+        return z_x
+    if guidance_fn is not None: terms["guidance"] = guidance_fn(y, x)
+    else:
+        z = sup.encode_images(y)
+        grad = sup.latent_grad(z.detach(), prompt, t, noise, (source_latent(), source_prompt) if cfg.guidance == "dds" else None)
+        terms["guidance"] = (z.float() * grad.float()).sum() / z[0].numel() / len(y)
+    if cfg.w_latent and cfg.manipulator == "image":
+        z = sup.encode_images(y) if z is None else z
+        terms["latent_l2"] = F.mse_loss(z.float(), source_latent().float())
+    if cfg.w_l1: terms["pixel_l1"] = (y - x).abs().mean()
+    if cfg.w_l2: terms["pixel_l2"] = F.mse_loss(y, x)
+    if cfg.w_id and identity_fn is not None: terms["identity"] = identity_fn(y, x)
+    terms |= student_terms or {}
+    terms["loss"] = sum(getattr(cfg, LOSS_WEIGHTS[k]) * v.float() for k, v in terms.items())
+    if guidance_fn is None: terms["grad_l1"] = grad.abs().mean().float()
+    return terms
+
 # %% ../nbs/05_distill.ipynb #d2cd1e03
 _BEFORE_FIRST_CKPT = {"config.yaml", "hqs.csv", "selection.json", "samples"}    # what a run writes before its first checkpoint
-_RESULTS = ("manipulator.safetensors", "manipulator.json", "train_info.json", "metrics.json", "before_after.png")
+_RESULTS = ("manipulator.safetensors", "manipulator.json", "train_info.json", "metrics.json", "before_after.png", "metrics_val.json",
+            "before_after_val.png")
 
 def default_run_dir(prompt: str, selection: str = "largest", seed: int = 0, prefix: str = "") -> Path:
     "`_runs/train/<prompt>-<selection>-seed<seed>` under the project, the prompt cut to 40 characters (+ a hash when cut)."
@@ -401,7 +464,7 @@ def _validate(cfg: DistillConfig, out_dir, guidance_fn) -> tuple[DistillConfig, 
     if not isinstance(cfg, DistillConfig):
         raise TypeError(f"cfg must be a DistillConfig; got {type(cfg).__name__} (DistillConfig.from_dict(d) builds one from a dict)")
     cfg = cfg.replace().check().check_files()                   # a checked copy: the caller's object is left as it was
-    if (guidance_fn is None) != (cfg.guidance == "sds"):
+    if (guidance_fn is not None) != (cfg.guidance == "clip"):
         raise ValueError(f"guidance={cfg.guidance!r} " + ("needs a guidance_fn (see sdd_nb.baselines.train_styleclip)" if guidance_fn is None else "but a guidance_fn was given: set guidance='clip'"))
     if not isinstance(out_dir, (str, os.PathLike)) or not str(out_dir).strip():
         raise TypeError(f"out_dir must be the path of a run folder (str or Path); got {out_dir!r}")
@@ -435,10 +498,13 @@ def _select(cfg: DistillConfig, sup: Supervisor, run: Path, gen, codes, truth_ok
         if parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"):
             if codes is not None:
                 with torch.no_grad(): x_h = torch.cat([gen.decode(c[None].to(sup.device)).cpu() for c in codes[:cfg.hqs_images]])
-            elif truth_ok: x_h = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed)["image"]
+            elif truth_ok: tr = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed); x_h = tr["image"]
             elif toy: x_h = ToyFaces("val", cfg.hqs_images, cfg.image_size, cfg.seed).images()
             else: x_h = _train_images(cfg.replace(train_images=cfg.hqs_images), progress)
-            result = hqs(sup, cfg.prompt, x_h, cfg.hqs_grid, target=cfg.hqs_target, seed=cfg.seed, progress=progress)
+            specs = [sample_spec(cfg.seed, int(i)) for i in tr["index"]] if cfg.prompts == "caption" else None
+            target, source = prompt_pairs(cfg, specs)               # HQS of the guidance the student will get
+            result = hqs(sup, target, x_h, cfg.hqs_grid, target=cfg.hqs_target, seed=cfg.seed, progress=progress,
+                         source_prompt=source if cfg.guidance == "dds" else None, label=cfg.prompt)
             atomic_write(run / "hqs.csv", lambda p: result.table.to_csv(p, index=False, float_format="%.6g"))
         selection = select_timesteps(cfg.selection, result, sup.num_train_timesteps)
         save_json({"strategy": selection.strategy, "timesteps": selection.timesteps,
@@ -463,9 +529,10 @@ def _build_student(cfg: DistillConfig, gen, sup: Supervisor, device, world: int)
     return manip, DistributedDataParallel(manip, device_ids=[device.index] if device.type == "cuda" else None)
 
 def _fit(cfg: DistillConfig, run: Path, sup: Supervisor, manip, model, data: torch.Tensor, source_of: Callable, selection: Selection,
-         identity_fn, guidance_fn, callback, device, rank: int, world: int, progress: bool) -> dict:
+         prompts: tuple, identity_fn, guidance_fn, callback, device, rank: int, world: int, progress: bool) -> dict:
     """Stage 4: the distillation loop from the run's newest checkpoint (if any) to `cfg.steps`, with samples and checkpoints
-    on the way; returns {'bad_steps', 'train_seconds'} over the whole run. fp16 scales the loss with a `GradScaler`."""
+    on the way; returns {'bad_steps', 'train_seconds'} over the whole run. `prompts` are `prompt_pairs`' (target, source):
+    strings, or one per image of `data`. fp16 scales the loss with a `GradScaler`."""
     amp = (lambda: torch.autocast(device.type, dtype=PRECISIONS[cfg.precision])) if cfg.precision != "fp32" else contextlib.nullcontext
     opt = torch.optim.AdamW(manip.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
@@ -486,40 +553,27 @@ def _fit(cfg: DistillConfig, run: Path, sup: Supervisor, manip, model, data: tor
         t = selection.sample(B, g)[mine]
         noise = sup.noise_like(B, g)[mine]
         batch = data[idx].to(device)
+        target, source = (p if isinstance(p, str) else [p[j] for j in idx.tolist()] for p in prompts)
         with torch.no_grad(): x = source_of(batch)                 # the source images (StyleGAN2: the codes' renderings)
         manip.train()
         with amp():
             y = model(batch)
             if not torch.isfinite(y).all(): _stop_non_finite(run, i, "the manipulator's output")
-            needs_z = guidance_fn is None or (cfg.w_latent and cfg.manipulator == "image")
-            z = sup.encode_images(y) if needs_z else None
-            grad, bad = None, torch.zeros(1, device=device)
-            if guidance_fn is None:
-                try: grad = sup.latent_grad(z.detach(), cfg.prompt, t, noise)
-                except NonFiniteGuidanceError as e: bad += 1; err = e
-            if _all_mean(bad, world).item() > 0:                     # every rank skips the step together
+            try: terms, err = sdd_loss(cfg, y, x, sup, t, noise, target, source, identity_fn, manip.regularizers(x, y), guidance_fn), None
+            except NonFiniteGuidanceError as e: terms, err = None, e
+            if _all_mean(torch.tensor([float(terms is None)], device=device), world).item() > 0:   # every rank skips the step together
                 bad_run += 1; bad_total += 1
-                if rank == 0: warnings.warn(f"step {i}: {err if grad is None else 'another rank'}: non-finite guidance. Skipped ({bad_run} in a row).")
+                if rank == 0: warnings.warn(f"step {i}: {err or 'another rank'}: non-finite guidance. Skipped ({bad_run} in a row).")
                 if bad_run > cfg.max_bad_steps: raise NonFiniteGuidanceError(f"{bad_run} non-finite guidance steps in a row (max_bad_steps={cfg.max_bad_steps})")
                 opt.zero_grad(set_to_none=True); continue
             bad_run = 0
-            if guidance_fn is None: terms = {"guidance": (z.float() * grad.float()).sum() / z[0].numel() / cfg.batch_size}
-            else: terms = {"guidance": guidance_fn(y, x)}
-            if cfg.w_latent and cfg.manipulator == "image":
-                with torch.no_grad(): z_x = sup.encode_images(x)
-                terms["latent_l2"] = F.mse_loss(z.float(), z_x.float())
-            if cfg.w_l1: terms["pixel_l1"] = (y - x).abs().mean()
-            if cfg.w_l2: terms["pixel_l2"] = F.mse_loss(y, x)
-            if cfg.w_id and identity_fn is not None: terms["identity"] = identity_fn(y, x)
-            terms |= manip.regularizers(x, y)
-            weights = {"guidance": cfg.w_guidance, "latent_l2": cfg.w_latent, "pixel_l1": cfg.w_l1, "pixel_l2": cfg.w_l2, "identity": cfg.w_id, "latent_code_l2": cfg.w_code}
-            loss = sum(weights[k] * v.float() for k, v in terms.items())
+            loss = terms.pop("loss")
         if not torch.isfinite(loss): _stop_non_finite(run, i, f"the loss ({ {k: float(v) for k, v in terms.items()} })")
         opt.zero_grad(set_to_none=True)
         if scaler is None: loss.backward(); opt.step()
         else: scaler.scale(loss).backward(); scaler.step(opt); scaler.update()   # fp16: skips a step whose gradients overflowed
         logged = {"loss": loss.detach(), **{k: v.detach().float() for k, v in terms.items() if k != "guidance" or guidance_fn is not None}}
-        if guidance_fn is None: logged |= {"grad_l1": grad.abs().mean().float(), "t_mean": t.float().mean()}
+        if guidance_fn is None: logged |= {"t_mean": t.float().mean()}
         vals = _all_mean(torch.stack([v.reshape(()).to(device) for v in logged.values()]), world).tolist()   # the mean over ranks
         logs = {"step": i, **dict(zip(logged, vals))}
         log.append(logs)
@@ -579,8 +633,9 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
         data = codes if codes is not None else _train_images(cfg, progress)
         manip, model = _build_student(cfg, gen, sup, device, world)                                                # 3.
         source_of = (lambda b: gen.decode(b)) if codes is not None else (lambda b: b)
-        info = _fit(cfg, run, sup, manip, model, data, source_of, selection, identity_fn, guidance_fn, callback,   # 4.
-                    device, rank, world, progress)
+        specs = [ToyFaces("train", cfg.train_images, cfg.image_size, seed=cfg.seed).spec(i) for i in range(len(data))] if cfg.prompts == "caption" else None
+        info = _fit(cfg, run, sup, manip, model, data, source_of, selection, prompt_pairs(cfg, specs), identity_fn, guidance_fn,   # 4.
+                    callback, device, rank, world, progress)
         del model                                                 # (DDP's reducer goes before the process group)
         _on_rank0(rank, world, lambda: _save_result(run, cfg, manip, info | {"hqs_seconds": hqs_seconds}, device, world))   # 5.
         ok = True
@@ -661,19 +716,24 @@ def inference_speed(fn, images: torch.Tensor, batch: int = 50, repeats: int = 3)
             sync(); times.append(time.perf_counter() - t0)
     return len(images) / float(np.median(times))
 
-def evaluate_run(run: str | Path, judge=None, device="cpu", n_grid: int = 8) -> dict:
-    "Ground-truth metrics of a finished run on held-out faces; writes metrics.json and before_after.png; returns the metrics."
+def evaluate_run(run: str | Path, judge=None, device="cpu", n_grid: int = 8, split: str = "test", speed: bool = True) -> dict:
+    """Ground-truth metrics of a finished run on `eval_images` held-out faces of `split` ('test'; 'val' for choosing settings);
+    writes metrics.json and before_after.png (metrics_val.json, before_after_val.png for 'val'); returns the metrics.
+    `speed=False` skips timing inference (images_per_second is then None)."""
+    if split not in ("test", "val"): raise ValueError(f"split must be 'test' or 'val'; got {split!r}")
+    sfx = "" if split == "test" else f"_{split}"
     run = Path(run); cfg = DistillConfig.from_yaml(run / "config.yaml")
     device = get_device(device)
     m = load_manipulator(run, device)
     info = json.loads((run / "train_info.json").read_text()); sel = json.loads((run / "selection.json").read_text())
     metrics = {"prompt": cfg.prompt, "selected_timesteps": sel["timesteps"] if sel["strategy"] != "random" else f"random {sel['timesteps'][0]}..{sel['timesteps'][-1]}",
                "selection": sel["strategy"], "selected_mean_hqs": sel.get("mean_hqs"),
-               "train_seconds": info["train_seconds"], "hqs_seconds": info["hqs_seconds"], "bad_steps": info["bad_steps"], "device": str(device)}
+               "train_seconds": info["train_seconds"], "hqs_seconds": info["hqs_seconds"], "bad_steps": info["bad_steps"], "device": str(device),
+               "split": split}
     keys = ("edit_success", "preservation", "identity_distance", "psnr_outside_mask", "psnr_to_truth")
     truth = None
     if cfg.data == "toyfaces":
-        try: truth = toy_truth(cfg.prompt, "test", cfg.eval_images, cfg.image_size, cfg.seed)
+        try: truth = toy_truth(cfg.prompt, split, cfg.eval_images, cfg.image_size, cfg.seed)
         except KeyError as e: warnings.warn(f"{e.args[0]} The ground-truth metrics are skipped.")
     if truth is not None:
         x = truth["image"]
@@ -682,26 +742,33 @@ def evaluate_run(run: str | Path, judge=None, device="cpu", n_grid: int = 8) -> 
             from sdd_nb.models import load_judge
             judge = load_judge("judge", device)
         metrics |= edit_metrics(y, truth, judge.to(device).eval())
-        save_grid([x[:n_grid], y[:n_grid], truth["truth"][:n_grid]], run / "before_after.png", row_labels=["source", "SDD", "truth"])
+        save_grid([x[:n_grid], y[:n_grid], truth["truth"][:n_grid]], run / f"before_after{sfx}.png", row_labels=["source", "SDD", "truth"])
     elif cfg.generator != "vae":                                  # held-out e4e codes: source = their rendering
         metrics |= {k: None for k in keys}
         _, c = _train_codes(cfg, m.generator.n_latent, m.generator.dim)
         with torch.no_grad():
             x = torch.cat([m.generator.decode(c[i:i + 8].to(device)).cpu() for i in range(0, len(c), 8)])
             y = torch.cat([m(c[i:i + 8].to(device)).cpu() for i in range(0, len(c), 8)])
-        save_grid([x[:n_grid], y[:n_grid]], run / "before_after.png", row_labels=["source", "SDD"])
+        save_grid([x[:n_grid], y[:n_grid]], run / f"before_after{sfx}.png", row_labels=["source", "SDD"])
         x = c
     else:
         metrics |= {k: None for k in keys}
-        x = ToyFaces("test", cfg.eval_images, cfg.image_size, cfg.seed).images() if cfg.data == "toyfaces" else _train_images(cfg.replace(train_images=cfg.eval_images), False)
+        x = ToyFaces(split, cfg.eval_images, cfg.image_size, cfg.seed).images() if cfg.data == "toyfaces" else _train_images(cfg.replace(train_images=cfg.eval_images), False)
         with torch.no_grad(): y = torch.cat([m(x[i:i + 50].to(device)).cpu() for i in range(0, len(x), 50)])
-        save_grid([x[:n_grid], y[:n_grid]], run / "before_after.png", row_labels=["source", "SDD"])
-    metrics["images_per_second"] = round(inference_speed(m, x.to(device)), 1)
+        save_grid([x[:n_grid], y[:n_grid]], run / f"before_after{sfx}.png", row_labels=["source", "SDD"])
+    metrics["images_per_second"] = round(inference_speed(m, x.to(device)), 1) if speed else None
     metrics["parameters"] = cfg.to_dict()
-    save_json(metrics, run / "metrics.json")
+    save_json(metrics, run / f"metrics{sfx}.json")
     return metrics
 
 # %% ../nbs/05_distill.ipynb #7e070f46
+def trial(settings: dict, out_dir: str | Path, split: str = "val", judge=None, threads: int | None = 1) -> dict:
+    """One trial of a sweep: train the run of `settings` (a `DistillConfig` dict) in `out_dir`, or reuse it if it is there
+    and finished, and measure it on `split` (metrics_val.json for 'val'); returns the metrics. `threads` torch threads."""
+    if threads: torch.set_num_threads(threads)
+    run = train(DistillConfig.from_dict(settings), out_dir, resume=True, progress=False, judge=judge)
+    return evaluate_run(run, judge, split=split, speed=False)
+
 def main(argv=None) -> Path:
     import argparse, yaml
     ap = argparse.ArgumentParser(prog="python -m sdd_nb.distill", description="Train one SDD manipulator (under torchrun too).")

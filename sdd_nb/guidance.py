@@ -146,10 +146,16 @@ class Supervisor:
         return torch.cat(out)
 
     @torch.no_grad()
-    def latent_grad(self, z: torch.Tensor, prompt, t, noise: torch.Tensor) -> torch.Tensor:
-        "The score-distillation gradient w(t) (eps_cfg - noise) on latents `z` (float32), top-k clipped if asked."
+    def latent_grad(self, z: torch.Tensor, prompt, t, noise: torch.Tensor, source: tuple | None = None) -> torch.Tensor:
+        """The score-distillation gradient on latents `z` (float32), top-k clipped if asked: SDS's w(t) (eps_cfg(z_t, prompt)
+        - noise), or with `source=(z_src, source_prompt)` Delta Denoising Score's w(t) (eps_cfg(z_t, prompt) -
+        eps_cfg(z_src_t, source_prompt)) at the same t and noise: what the teacher would do to the source anyway cancels."""
         t = self.check_timesteps(t, len(z))
         eps = self.predict_noise(self.add_noise(z, t, noise), t, prompt)
+        if source is not None:
+            z_src, source_prompt = source
+            if z_src.shape != z.shape: raise ValueError(f"DDS needs a source latent per latent: got {tuple(z_src.shape)} for {tuple(z.shape)}")
+            noise = self.predict_noise(self.add_noise(z_src.to(self.device).float(), t, noise), t, source_prompt)
         g = WEIGHTINGS[self.weighting](self.alphas_cumprod[t]).view(-1, 1, 1, 1) * (eps - noise)
         if self.topk is not None:
             flat = g.flatten(1)
@@ -178,8 +184,10 @@ class Supervisor:
         return (z * g).sum(), {"grad_l1": g.abs().mean().item()}
 
     def image_grads(self, images: torch.Tensor, prompt, timesteps, noise: torch.Tensor | None = None,
-                    generator: torch.Generator | None = None, chunk: int | None = None, progress: bool = False) -> torch.Tensor:
-        """The score-distillation gradient on the *image* for every image and timestep: (N, K, C, H, W).
+                    generator: torch.Generator | None = None, chunk: int | None = None, progress: bool = False,
+                    source_prompt=None) -> torch.Tensor:
+        """The score-distillation gradient on the *image* for every image and timestep: (N, K, C, H, W); with a
+        `source_prompt` (one, or one per image) DDS's at the image itself: the teacher's difference between the prompts.
 
         Rows (image, t) are processed `chunk` at a time (default `self.chunk`): the chunk's image copies go through the
         encoder together, the UNet sees 2 x chunk latents, one backward. `noise` (N, 4, h, w) is shared by an image's
@@ -188,6 +196,8 @@ class Supervisor:
         ps = check_prompt(prompt)
         n, ts = len(images), self.check_timesteps(timesteps)
         if len(ps) not in (1, n): raise ValueError(f"got {len(ps)} prompts for {n} images")
+        src = None if source_prompt is None else check_prompt(source_prompt, "source_prompt")
+        if src is not None and len(src) not in (1, n): raise ValueError(f"got {len(src)} source prompts for {n} images")
         noise = self.noise_like(n, generator) if noise is None else noise.to(self.device)
         if tuple(noise.shape) != (n, *self.latent_shape): raise ValueError(f"noise must have shape {(n, *self.latent_shape)}; got {tuple(noise.shape)}")
         k, chunk = len(ts), chunk or self.chunk
@@ -198,7 +208,8 @@ class Supervisor:
             ii, jj = map(list, zip(*rows[r:r + chunk]))
             x = images.detach()[ii].to(self.device).float().requires_grad_(True)
             z = self.encode_images(x, generator)
-            g = self.latent_grad(z.detach(), [ps[i] for i in ii] if len(ps) > 1 else ps, ts[jj], noise[ii])
+            pick = lambda p: [p[i] for i in ii] if len(p) > 1 else p
+            g = self.latent_grad(z.detach(), pick(ps), ts[jj], noise[ii], None if src is None else (z.detach(), pick(src)))
             (grad,) = torch.autograd.grad((z * g).sum(), x)
             out[ii, jj] = grad.float().cpu()
         return out

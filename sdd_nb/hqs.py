@@ -73,11 +73,16 @@ def _hqs_tables(H: torch.Tensor, N: torch.Tensor, ts: list, target: str) -> tupl
     return long, table
 
 def hqs(supervisor: Supervisor, prompt: str, images: torch.Tensor, timesteps: Sequence[int] = DEFAULT_GRID,
-        target: str = "paper", seed: int = 0, images_per_pass: int | None = None, progress: bool = True) -> HQSResult:
-    """The Hybrid Quality Score of `prompt` on `images` (NCHW in [-1, 1]) over `timesteps`.
-    `images_per_pass` images go through `image_grads` together (default: as many as fill one chunk)."""
-    (p,) = check_prompt(prompt)
+        target: str = "paper", seed: int = 0, images_per_pass: int | None = None, progress: bool = True,
+        source_prompt=None, label: str | None = None) -> HQSResult:
+    """The Hybrid Quality Score of `prompt` on `images` (NCHW in [-1, 1]) over `timesteps`, on the SDS gradient, or with a
+    `source_prompt` on DDS's (see `Supervisor.latent_grad`): the guidance the student will get. `prompt` and `source_prompt`
+    are one prompt or one per image (then `label` names the result, e.g. the edit); `images_per_pass` images go through
+    `image_grads` together (default: as many as fill one chunk)."""
+    ps = check_prompt(prompt)
     check_images(images)
+    if len(ps) not in (1, len(images)): raise ValueError(f"got {len(ps)} prompts for {len(images)} images")
+    p = ps[0] if len(ps) == 1 else (label or ps[0])
     if target not in TARGETS: raise ValueError(f"target must be one of {TARGETS}; got {target!r}")
     ts = [int(t) for t in supervisor.check_timesteps(list(timesteps)).tolist()]
     if len(ts) < 2: raise ValueError("HQS normalises over the grid: give at least two timesteps")
@@ -87,7 +92,8 @@ def hqs(supervisor: Supervisor, prompt: str, images: torch.Tensor, timesteps: Se
     per = images_per_pass or max(1, supervisor.chunk // len(ts))
     Hs, Ns = [], []
     for i in tqdm(range(0, len(images), per), desc=f"HQS {p!r}", disable=not progress, leave=False):
-        d = supervisor.image_grads(images[i:i + per], p, ts, noise=noise[i:i + per])
+        part = lambda q: q if q is None or isinstance(q, str) or len(q) == 1 else list(q)[i:i + per]
+        d = supervisor.image_grads(images[i:i + per], part(ps), ts, noise=noise[i:i + per], source_prompt=part(source_prompt))
         h, n = entropy_l1(d, target); Hs.append(h); Ns.append(n)
     long, table = _hqs_tables(torch.cat(Hs), torch.cat(Ns), ts, target)
     return HQSResult(p, target, ts, long, table)

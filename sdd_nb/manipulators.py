@@ -121,19 +121,22 @@ class ConvMapper(nn.Module):
 
 # %% ../nbs/04_manipulators.ipynb #8ac741e2
 class LatentMapper(nn.Module):
-    "Edits a generator's latent code: w' = w + strength * mapper(w); image = generator.decode(w')."
-    def __init__(self, generator, strength: float = 0.1, mapper: nn.Module | None = None, **mapper_kwargs):
+    """Edits a generator's latent code: w' = w + strength * mapper(w); image = generator.decode(w'). With `residual=True`
+    an image input gets only the change back: x + decode(w') - decode(w), so what the edit leaves alone keeps the source's
+    own pixels instead of the decoder's reconstruction of them (one more decode per image)."""
+    def __init__(self, generator, strength: float = 0.1, mapper: nn.Module | None = None, residual: bool = False, **mapper_kwargs):
         super().__init__()
         if not isinstance(generator, Generator): raise TypeError("generator needs encode(images), decode(w) and latent_kind")
         # the frozen generator is not a submodule: parameters(), state_dict() and checkpoints hold the mapper only
         object.__setattr__(self, "generator", generator)
-        self.strength = strength
+        self.strength, self.residual = strength, bool(residual)
         if mapper is None:
             if generator.latent_kind == "spatial": mapper = ConvMapper(generator.latent_shape[0], **mapper_kwargs)
             elif generator.latent_kind == "wplus": mapper = LevelsMapper(**mapper_kwargs)
             else: raise ValueError(f"unknown latent_kind {generator.latent_kind!r}")
         self.mapper = mapper
-        self.config = {"kind": "latent", "strength": strength, "latent_kind": generator.latent_kind, **mapper_kwargs}
+        self.config = {"kind": "latent", "strength": strength, "latent_kind": generator.latent_kind, **mapper_kwargs,
+                       **({"residual": True} if self.residual else {})}
         self._w = None
 
     def edit_latents(self, w: torch.Tensor) -> torch.Tensor: return w + self.strength * self.mapper(w)
@@ -142,7 +145,10 @@ class LatentMapper(nn.Module):
         "Edit images (N x C x H x W), or W+ codes (N x levels x dim) of a 'wplus' generator, which has no encoder."
         if x.ndim == 3 and self.generator.latent_kind == "wplus": return self.forward_latents(x)
         with torch.no_grad(): w = self.generator.encode(x)
-        return self.forward_latents(w)
+        y = self.forward_latents(w)
+        if not self.residual: return y
+        with torch.no_grad(): y0 = self.generator.decode(w)
+        return (x + y - y0).clamp(-1, 1)
 
     def forward_latents(self, w: torch.Tensor) -> torch.Tensor:
         "The edited image of latent codes `w` (e.g. e4e's W+ codes of real faces: StyleGAN2 has no encoder here)."

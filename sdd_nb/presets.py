@@ -21,6 +21,8 @@ _RECIPE = dict(model="CompVis/stable-diffusion-v1-4", guidance_scale=100.0, batc
 
 PRESETS: dict[str, dict] = {
     "toy": {},                                                     # the embedded default (DistillConfig's defaults)
+    "paper": dict(guidance="sds", prompts="edit", decoding="plain", selection="largest"),   # the paper's objective, kept as it is
+                                                                   # when the defaults change (nbs/sweep.ipynb measures the levers)
     "celeba-hq": _RECIPE | dict(
         data="{data}/celeba_hq/e4e_latents.pt", generator="{weights}/stylegan2-ffhq-config-f.pt", manipulator="latent",
         image_size=1024, identity="arcface", arcface="{weights}/model_ir_se50.pth", w_id=1.0, w_code=10.0, w_l1=0.0, w_latent=0.0,

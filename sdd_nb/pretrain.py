@@ -5,7 +5,7 @@ VAE and its UNet and text encoder; the quality checks of their model cards."""
 
 # %% ../nbs/01d_pretrain.ipynb #fb424a74
 from __future__ import annotations
-import os, json, math, time, copy, platform, argparse, dataclasses
+import os, json, math, time, copy, argparse, dataclasses
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import get_device, seed_everything, image_grid, save_json, atomic_write, Config
+from .core import get_device, machine_name, seed_everything, image_grid, save_json, atomic_write, Config
 from .toyfaces import (ATTRIBUTES, IDENTITY, EDIT_PROMPTS, ToyFaces, render, caption, describe, parse_prompt, parse_caption, _arrays)
 from .models import (TinySDConfig, build_tiny_sd, build_tiny_clip, register_tiny_clip, TINY_CLIP_NAME, Judge, identity_target,
                            save_tiny_sd, save_tiny_clip, save_judge, n_params, clip_encode_images, clip_encode_text,
@@ -306,14 +306,6 @@ class PretrainConfig(Config):
     sd_text: str = "clip"       # 'clip': tiny-clip's text tower, frozen (as SD v1); 'scratch': trained with the UNet
     time_budget_s: float | None = None   # per model; None: run every step
 
-def _machine(device) -> str:
-    d = torch.device(device)
-    if d.type == "cuda": return f"{torch.cuda.get_device_name(d)} (CUDA), torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
-    try: cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration): pass
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
-
 MODELS = ("judge", "clip", "vae", "sd")
 
 def _load_tiny_clip_file(d: Path):
@@ -338,7 +330,7 @@ def train_all(out_dir: str | Path, cfg: PretrainConfig | None = None, models=MOD
     infos = {"pool": {"faces": cfg.pool, "split": "train", "seed": cfg.seed, "seconds": round(time.perf_counter() - t0, 1)}}
     common = dict(device=device, seed=cfg.seed, time_budget_s=cfg.time_budget_s, progress=progress)
     def record(name, info, extra):
-        info = info | extra | {"device": str(device), "machine": _machine(device),
+        info = info | extra | {"device": str(device), "machine": machine_name(device),
                                "data": f"toy faces, train split, seed {cfg.seed}, {cfg.pool} faces", "final": info["history"][-1] if info["history"] else {}}
         infos[name] = info   # with the loss history; the JSON beside the weights keeps the rest
         save_json({k: v for k, v in info.items() if k != "history"}, records[name])
@@ -395,7 +387,7 @@ def evaluate_all(models_dir: str | Path, cfg: EvalConfig | None = None, device="
     t0 = time.perf_counter()
     test = ToyFaces("test", max(cfg.n_test, 2 * cfg.n_fd), 64, 0).batch(range(max(cfg.n_test, 2 * cfg.n_fd)))
     x, attrs, ident = test["image"][:cfg.n_test], test["attributes"][:cfg.n_test], test["identity"][:cfg.n_test]
-    q = {"machine": _machine(device), "eval": cfg.to_dict(), "test_faces": f"toy faces, test split, seed 0, first {cfg.n_test}"}
+    q = {"machine": machine_name(device), "eval": cfg.to_dict(), "test_faces": f"toy faces, test split, seed 0, first {cfg.n_test}"}
     judge = load_judge(d / "judge", device) if (d / "judge" / "judge.safetensors").exists() else None
     if judge is not None: q["judge"] = judge_report(judge, x, attrs, ident)
     clip = None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from .core import project_path, save_json, save_text
-from .pretrain import _machine
+from .core import machine_name
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'QUICK', 'experiment_parameters', 'reproduce', 'claims', 'main']
@@ -67,7 +67,7 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
     return results
 
 def _machine_name(device) -> str:
-    try: return _machine(device)
+    try: return machine_name(device)
     except (RuntimeError, ValueError): return str(device)
 
 def _curve_at(curve, x: float, xk: str, yk: str) -> float:
