@@ -186,9 +186,13 @@ class DistillConfig(Config):
         if self.generator != "vae":
             for what, p in (("generator (a StyleGAN2 checkpoint .pt)", self.generator), ("data (the e4e codes .pt of the images)", self.data)):
                 if not path(p).is_file(): raise FileNotFoundError(f"{what} not found: {path(p)}")
-        elif self.data != "toyfaces" and not path(self.data).is_dir():
-            raise FileNotFoundError(f"data must be 'toyfaces' (the embedded toy faces) or a folder of images; {str(path(self.data))!r} "
-                                    + ("is a file" if path(self.data).exists() else "was not found"))
+        elif self.data != "toyfaces":
+            if not path(self.data).is_dir():
+                raise FileNotFoundError(f"data must be 'toyfaces' (the embedded toy faces) or a folder of images; {str(path(self.data))!r} "
+                                        + ("is a file" if path(self.data).exists() else "was not found"))
+            from sdd_nb.imagefolder import IMAGE_EXTENSIONS
+            if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path(self.data).rglob("*")):
+                raise ValueError(f"data folder {path(self.data)} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
         if self.identity == "arcface" and not path(self.arcface).is_file():
             raise FileNotFoundError(f"arcface weights not found: {path(self.arcface)} (download model_ir_se50.pth "
                                     "there, or pass identity='none')")
@@ -355,7 +359,8 @@ def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervis
     return terms
 
 # %% ../nbs/05_distill.ipynb #d2cd1e03
-_BEFORE_FIRST_CKPT = {"config.yaml", "hqs.csv", "selection.json", "samples"}    # what a run writes before its first checkpoint
+_BEFORE_FIRST_CKPT = {"config.yaml", "hqs.csv", "selection.json", "samples", "log.csv", "ckpt"}   # a run's files before its first
+                                                                  # complete checkpoint (log.csv is written just before it)
 _RESULTS = ("manipulator.safetensors", "manipulator.json", "train_info.json", "metrics.json", "before_after.png", "metrics_val.json",
             "before_after_val.png")
 
@@ -394,7 +399,7 @@ def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool) -> s
     if done is not None:
         raise FileNotFoundError(f"resume: the run in {run} finished {done} steps but its checkpoints (ckpt/) are gone, so it cannot "
                                 f"go on to steps={cfg.steps}; {keep}.")
-    extra = sorted(set(names) - _BEFORE_FIRST_CKPT)
+    extra = sorted(n for n in set(names) - _BEFORE_FIRST_CKPT if not (n.startswith(".") and n.endswith(".tmp")))   # (atomic writes' leftovers)
     if extra: raise FileExistsError(f"resume: {run} has no checkpoint to resume from, yet holds {extra}, which a run writes only "
                                     f"with or after a checkpoint; {keep}.")
     return "restart"
@@ -402,13 +407,17 @@ def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool) -> s
 def _prepare_run(run: Path, cfg: DistillConfig, mode: str) -> None:
     "Make the folder ready for `mode` (see `_plan_run`); a checkpoint to resume from is read first, so a bad one changes nothing."
     if mode in ("resume", "extend"): _read_ckpt(run)
+    for tmp in (run / "ckpt").glob(".step_*.tmp") if mode in ("restart", "resume", "extend") else []: shutil.rmtree(tmp)   # a killed write
     if mode == "overwrite":
         old = next(p for i in range(1000) if not (p := run.with_name(f"{run.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}{'-' + str(i) if i else ''}")).exists())
         run.rename(old); print(f"overwrite: the previous run was moved to {old}")
     if mode == "extend":                                          # the finished run's results are kept beside the new ones
-        keep = run / f"finished-step_{_finished_steps(run):05d}"; keep.mkdir(exist_ok=True)
-        for n in _RESULTS:
+        keep = run / f"finished-step_{_finished_steps(run):05d}"
+        keep = next(p for i in range(1000) if not (p := keep.with_name(keep.name + (f"-{i}" if i else ""))).exists() or (p / ".moving").exists())
+        keep.mkdir(exist_ok=True); (keep / ".moving").touch()
+        for n in sorted(_RESULTS, key=lambda n: n in ("train_info.json", "manipulator.safetensors")):   # the finished-run markers last
             if (run / n).exists(): os.replace(run / n, keep / n)
+        (keep / ".moving").unlink()
         print(f"resume: the finished run's results were moved to {keep}")
     run.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(run / "config.yaml")
@@ -680,10 +689,10 @@ def _as_batch(images, size: int) -> torch.Tensor:
         return torch.cat(xs)
     return images
 
-def _edit_batch(m, x: torch.Tensor, size: int) -> torch.Tensor:
-    """`m(x)`; images of another size than the manipulator's `size` x `size` are edited at that size and the change
-    (edited minus source, resized back) is added to them, so that they come back the size they went in, as sharp as they were."""
-    if tuple(x.shape[-2:]) == (size, size): return m(x)
+def _edit_batch(m, x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """`m(x)`; images of another size than the manipulator's training `size` x `size` (if known) are edited at that size and
+    the change (edited minus source, resized back) is added to them: they come back the size they went in, as sharp as they were."""
+    if size is None or tuple(x.shape[-2:]) == (size, size): return m(x)
     small = resize_images(x, size)
     return (x + resize_images(m(small) - small, tuple(x.shape[-2:]))).clamp(-1, 1)
 
@@ -694,9 +703,9 @@ def edit(manipulator, images, batch_size: int = 64, device="cpu", progress: bool
     [-1, 1] on the CPU, the size the images went in (see `_edit_batch` for images of another size than the training one)."""
     device = get_device(device)
     m = load_manipulator(manipulator, device) if isinstance(manipulator, (str, Path)) else manipulator.eval()
-    size = getattr(m, "image_size", None) or 64
-    images = check_images(_as_batch(images, size), min_size=MIN_EDIT_SIZE)
-    if tuple(images.shape[-2:]) != (size, size):
+    size = getattr(m, "image_size", None)                        # None (a manipulator built in memory): edit at the images' size
+    images = check_images(_as_batch(images, size or 64), min_size=MIN_EDIT_SIZE)
+    if size and tuple(images.shape[-2:]) != (size, size):
         warnings.warn(f"the images are {images.shape[-2]}x{images.shape[-1]} and the manipulator was trained at {size}x{size}: each is "
                       f"edited at {size}x{size} and the change resized back onto it. Pass {size}x{size} images to edit at full detail.")
     dev = next(m.parameters()).device
@@ -723,6 +732,7 @@ def evaluate_run(run: str | Path, judge=None, device="cpu", n_grid: int = 8, spl
     if split not in ("test", "val"): raise ValueError(f"split must be 'test' or 'val'; got {split!r}")
     sfx = "" if split == "test" else f"_{split}"
     run = Path(run); cfg = DistillConfig.from_yaml(run / "config.yaml")
+    if split != "test" and cfg.data != "toyfaces": raise ValueError(f"split={split!r} is the toy world's; {cfg.data} has its own held-out images")
     device = get_device(device)
     m = load_manipulator(run, device)
     info = json.loads((run / "train_info.json").read_text()); sel = json.loads((run / "selection.json").read_text())

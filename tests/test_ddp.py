@@ -60,3 +60,10 @@ def test_an_error_on_every_rank_tears_down_cleanly_and_creates_nothing(root, tmp
     assert r.returncode != 0 and out.count("outside the scheduler's range") >= 2, out[-5000:]
     assert "terminate called" not in out, out[-5000:]                    # no rank aborted in teardown
     assert not (tmp_path / "bad").exists()                               # and no stub run folder
+    # an error on rank 0 alone (its check of the run folder: a file) reaches the other rank, which names it
+    (tmp_path / "afile").write_text("mine")
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "sdd_nb.distill",
+                        "--out", str(tmp_path / "afile"), "--set", *SMALL, "batch_size=2"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "rank 0 failed: NotADirectoryError" in out and "terminate called" not in out, out[-5000:]
+    assert (tmp_path / "afile").read_text() == "mine"

@@ -1,5 +1,6 @@
 """The experiment notebooks run under papermill with their parameters, and write where they are told."""
 import json
+from pathlib import Path
 
 import pandas as pd
 import papermill as pm
@@ -52,3 +53,15 @@ def test_hqs_notebook_rejects_an_unknown_prompt(root, tmp_path):
                             parameters={"prompts": ["purple hair"], "n_images": 1, "t_step": 400, "out_dir": str(tmp_path / "o")},
                             progress_bar=False)
 
+
+
+def test_help_notebook_lists_every_parameter_with_its_help(root, python):
+    "`papermill --help-notebook` documents each parameter (a comment it cannot parse drops the parameter from the help)."
+    import re, subprocess
+    for nb_path in sorted((root / "nbs").glob("[a-z]*.ipynb")):
+        if nb_path.name == "index.ipynb": continue
+        cell = next(c for c in json.loads(nb_path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+        names = [m.group(1) for line in "".join(cell["source"]).splitlines() if (m := re.match(r"(\w+)\s*:", line))]
+        out = subprocess.run([str(Path(python).parent / "papermill"), "--help-notebook", str(nb_path)], capture_output=True, text=True).stdout
+        listed = re.findall(r"^  (\w+): ", out, flags=re.M)
+        assert listed == names, f"{nb_path.name}: the help lists {listed}, the parameters cell has {names}"

@@ -101,6 +101,28 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_restarts_it(sup, ju
     assert (tmp_path / "r" / "manipulator.safetensors").exists()
 
 
+def test_a_run_killed_while_writing_its_first_checkpoint_restarts(sup, judge, tmp_path, monkeypatch):
+    import sdd_nb.distill as distill
+    real = distill.save_file
+    def die(*a, **k): raise KeyboardInterrupt                       # killed after log.csv, inside the first checkpoint
+    monkeypatch.setattr(distill, "save_file", die)
+    with pytest.raises(KeyboardInterrupt):
+        train(DistillConfig(**SMALL), tmp_path / "r", supervisor=sup, judge=judge, progress=False)
+    assert (tmp_path / "r" / "log.csv").exists() and not list((tmp_path / "r" / "ckpt").glob("step_*"))
+    monkeypatch.setattr(distill, "save_file", real)
+    train(DistillConfig(**SMALL), tmp_path / "r", resume=True, supervisor=sup, judge=judge, progress=False)
+    assert (tmp_path / "r" / "manipulator.safetensors").exists() and not list((tmp_path / "r" / "ckpt").glob(".step_*"))
+
+
+def test_extending_twice_keeps_both_finished_results(sup, judge, finished, tmp_path):
+    run = copy_run(finished, tmp_path / "run")
+    for steps in (6, 8):
+        train(DistillConfig(**{**SMALL, "steps": steps}, manipulator="image"), run, resume=True, supervisor=sup, judge=judge, progress=False)
+    assert json.loads((run / "finished-step_00004" / "train_info.json").read_text())["steps"] == 4
+    assert json.loads((run / "finished-step_00006" / "train_info.json").read_text())["steps"] == 6
+    assert not list(run.rglob(".moving"))
+
+
 # -- 2. validate first: no stub folder -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad, match", [
@@ -110,6 +132,7 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_restarts_it(sup, ju
     (dict(hqs_grid=(300,)), "at least two timesteps"),
     (dict(hqs_grid=(300, 300)), "distinct"),
     (dict(data="/no/such/folder"), "not found"),
+    (dict(data=str(Path(__file__).parent)), "holds no images"),       # a folder, but of no images
     (dict(batch_size=0), "batch_size must be >= 1"),
     (dict(w_l1=-1.0), "w_l1 must be >= 0"),
     (dict(precision="fp8"), "precision must be one of"),
@@ -159,6 +182,24 @@ def mapper(sup):
     m = build_manipulator({"kind": "latent"}, VAEGenerator(sup.vae)).eval()
     m.image_size = 64
     return m
+
+
+class Plus(torch.nn.Module):
+    "A manipulator whose edit is known: +0.25 everywhere."
+    image_size = 64
+    def __init__(self): super().__init__(); self.w = torch.nn.Parameter(torch.zeros(()))
+    def forward(self, x): return x + 0.25 + self.w
+
+
+def test_edit_of_another_size_adds_the_change_to_the_source():
+    x = torch.rand(2, 3, 37, 91, generator=torch.Generator().manual_seed(0)) - 0.5
+    with pytest.warns(UserWarning, match="trained at 64x64"):
+        y = edit(Plus(), x, progress=False)
+    torch.testing.assert_close(y, x + 0.25, atol=1e-5, rtol=0)         # the source's own pixels, plus the change
+    m = Plus(); m.image_size = None                                    # a manipulator of unknown size edits at the images' own
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.testing.assert_close(edit(m, x, progress=False), x + 0.25)
 
 
 def test_edit_returns_the_input_size(mapper):

@@ -16,7 +16,7 @@ def run(root, tmp_path, **params):
 
 
 def test_sweep_writes_table_summary_and_figures_and_reuses_trials(root, tmp_path):
-    run(root, tmp_path)
+    run(root, tmp_path, jobs=2)                                          # two trials at a time, in fresh processes
     out = tmp_path / "out"
     assert {"sweep.csv", "sweep_summary.csv", "sweep_scatter.png", "sweep_grid.png", "sweep_run.json"} <= {p.name for p in out.iterdir()}
     t = pd.read_csv(out / "sweep.csv")
