@@ -75,6 +75,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sdd_nb.distill._as_batch': ('distill.html#_as_batch', 'sdd_nb/distill.py'),
                                 'sdd_nb.distill._build_student': ('distill.html#_build_student', 'sdd_nb/distill.py'),
                                 'sdd_nb.distill._ckpt_dirs': ('distill.html#_ckpt_dirs', 'sdd_nb/distill.py'),
+                                'sdd_nb.distill._ckpt_step': ('distill.html#_ckpt_step', 'sdd_nb/distill.py'),
                                 'sdd_nb.distill._dilate': ('distill.html#_dilate', 'sdd_nb/distill.py'),
                                 'sdd_nb.distill._dist_setup': ('distill.html#_dist_setup', 'sdd_nb/distill.py'),
                                 'sdd_nb.distill._dist_teardown': ('distill.html#_dist_teardown', 'sdd_nb/distill.py'),

@@ -219,12 +219,15 @@ CKPT_KEEP = 2                                                   # checkpoints ke
 class CorruptCheckpointError(RuntimeError):
     "A checkpoint in a run folder cannot be read."
 
+def _ckpt_step(p: Path) -> int | None:
+    "The step of a checkpoint folder `step_NNNNN`, or None for any other name."
+    m = re.fullmatch(r"step_(\d+)", p.name)
+    return int(m.group(1)) if m else None
+
 def _ckpt_dirs(run: Path) -> list[Path]:
     "The complete checkpoints of `run`, newest first."
     d = Path(run) / "ckpt"
-    if not d.is_dir(): return []
-    found = [(int(m.group(1)), p) for p in d.iterdir() if p.is_dir() and (m := re.fullmatch(r"step_(\d+)", p.name))]
-    return [p for _, p in sorted(found, reverse=True)]
+    return sorted((p for p in d.iterdir() if p.is_dir() and _ckpt_step(p) is not None), key=_ckpt_step, reverse=True) if d.is_dir() else []
 
 def _save_ckpt(run: Path, step: int, manip, opt, log: list, extra: dict, scaler=None):
     "Checkpoint `step` as ckpt/step_NNNNN, complete or not at all; the log is written first; the newest `CKPT_KEEP` are kept."
@@ -391,7 +394,7 @@ def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool) -> s
     diff = config_diff(run, cfg)
     if diff: raise ValueError(f"resume: the run in {run} was trained with other settings {diff}; resume with the same ones or use another out_dir")
     done, ckpts = _finished_steps(run), _ckpt_dirs(run)
-    trained = done if done is not None else int(ckpts[0].name[5:]) if ckpts else 0
+    trained = done if done is not None else _ckpt_step(ckpts[0]) if ckpts else 0
     if trained > cfg.steps:
         raise ValueError(f"resume: the run in {run} has trained {trained} steps, more than steps={cfg.steps}; pass steps>={trained} (or another out_dir)")
     if done == cfg.steps: return "finished"
@@ -426,7 +429,7 @@ def _stop_non_finite(run: Path, step: int, what: str):
     "Stop training with a message that names the step and the last good checkpoint (nothing is saved after a NaN)."
     ckpts = _ckpt_dirs(run)
     raise FloatingPointError(f"{what} is not finite at step {step}. Nothing was saved after it: "
-                             + (f"the last good checkpoint is step {int(ckpts[0].name[5:])} in {ckpts[0]}; " if ckpts else "there is no checkpoint yet; ")
+                             + (f"the last good checkpoint is step {_ckpt_step(ckpts[0])} in {ckpts[0]}; " if ckpts else "there is no checkpoint yet; ")
                              + "lower lr (or guidance_scale) and resume with resume=True, or start again with overwrite=True.")
 
 def _dist_setup(device: torch.device) -> tuple[int, int, torch.device, bool]:
