@@ -37,15 +37,13 @@ def main(argv=None):
     size = sup.image_size
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     noise = sup.noise_like(1, torch.Generator().manual_seed(0))
-    sync = (lambda: torch.cuda.synchronize()) if sup.device.type == "cuda" else (lambda: None)
-    def run(chunk):
-        sync(); t0 = time.perf_counter(); sup.image_grads(x, "smiling", ts, noise=noise, chunk=chunk); sync()
-        return time.perf_counter() - t0
+    from sdd_nb.core import time_calls
+    run = lambda chunk: sup.image_grads(x, "smiling", ts, noise=noise, chunk=chunk)
     res = {}
     for name, chunk in [("sequential", 1), ("batched", len(ts))]:
         run(chunk)                                                        # warm up
         if sup.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
-        times = [run(chunk) for _ in range(a.repeats)]
+        times = time_calls(lambda: run(chunk), a.repeats, sup.device, warmup=0)
         res[name] = {"chunk": chunk, "median_ms": round(1e3 * statistics.median(times), 1), "min_ms": round(1e3 * min(times), 1)}
         if sup.device.type == "cuda": res[name]["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     seq, bat = res["sequential"]["median_ms"], res["batched"]["median_ms"]

@@ -27,13 +27,11 @@ ITEMS = ("distill_step", "hqs_search", "sdd_stylegan", "sdd_pixel", "sdedit", "d
 
 
 def timer(fn, repeats: int, device: torch.device) -> dict:
-    "Median and min wall time of fn() in ms after one warm-up call, and the peak GPU memory of the timed calls."
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    fn(); sync()
+    "Median and min wall time of fn() in ms after one warm-up call (core.time_calls), and the peak GPU memory of the timed calls."
+    from sdd_nb.core import time_calls
+    fn()
     if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter(); fn(); sync(); times.append(1e3 * (time.perf_counter() - t0))
+    times = [1e3 * t for t in time_calls(fn, repeats, device, warmup=0)]
     out = {"median_ms": round(statistics.median(times), 2), "min_ms": round(min(times), 2), "repeats": repeats}
     if device.type == "cuda": out["peak_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
     return out

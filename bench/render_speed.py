@@ -25,14 +25,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     from sdd_nb.toyfaces import render, sample_spec
-    from sdd_nb.core import save_json, machine_name
+    from sdd_nb.core import save_json, machine_name, time_calls
     specs = [sample_spec(0, i) for i in range(a.n)]
     render(specs[: min(8, a.n)], a.size, masks=a.masks)  # warm up
-    times = []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        for j in range(0, a.n, a.batch): render(specs[j:j + a.batch], a.size, masks=a.masks)
-        times.append(time.perf_counter() - t0)
+    times = time_calls(lambda: [render(specs[j:j + a.batch], a.size, masks=a.masks) for j in range(0, a.n, a.batch)], a.repeats, warmup=0)
     t0 = time.perf_counter(); [sample_spec(0, i) for i in range(a.n)]; t_spec = time.perf_counter() - t0
     best = min(times)
     res = {"benchmark": "toy-face rendering", "faces": a.n, "size": a.size, "batch": a.batch, "masks": a.masks,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #511325d3
 from __future__ import annotations
-import os, json, random, dataclasses, tempfile, math, pickle, re, warnings
+import os, json, random, dataclasses, tempfile, math, pickle, re, time, warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['get_device', 'machine_name', 'seed_everything', 'check_images', 'rgb_image', 'to_tensor', 'to_uint8', 'to_pil',
-           'resize_images', 'load_image', 'save_image', 'atomic_write', 'save_json', 'save_text', 'save_csv',
-           'save_figure', 'make_run_dir', 'load_torch', 'image_grid', 'save_grid', 'Config', 'project_root',
+           'resize_images', 'load_image', 'save_image', 'psnr', 'time_calls', 'atomic_write', 'save_json', 'save_text',
+           'save_csv', 'save_figure', 'make_run_dir', 'load_torch', 'image_grid', 'save_grid', 'Config', 'project_root',
            'project_path']
 
 # %% ../nbs/00_core.ipynb #249c06bd
@@ -143,6 +143,24 @@ def save_image(x: torch.Tensor, path: str | Path) -> Path:
     return atomic_write(path, lambda p: to_pil(x)[0].save(p, format=_fmt(path)))
 
 def _fmt(path): return {".jpg": "JPEG", ".jpeg": "JPEG"}.get(Path(path).suffix.lower(), "PNG")
+
+# %% ../nbs/00_core.ipynb #a1c0e5f2
+def psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    "PSNR (dB) per image of NCHW images in [-1, 1] (scaled to [0, 1]), over the pixels where `mask` (N, H, W) is True."
+    se = ((a.float() - b.float()) / 2).pow(2).mean(1)                  # N, H, W
+    m = torch.ones_like(se, dtype=torch.bool) if mask is None else mask.to(se.device)
+    mse = (se * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
+    return 10 * torch.log10(1 / mse.clamp_min(1e-10))                 # identical images: 100 dB
+
+def time_calls(fn, repeats: int = 3, device: str | torch.device = "cpu", warmup: int = 1) -> list[float]:
+    "Wall seconds of each of `repeats` calls of `fn()`, after `warmup` calls (CUDA synchronised around each)."
+    device = torch.device(device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    for _ in range(warmup): fn()
+    sync(); times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); fn(); sync(); times.append(time.perf_counter() - t0)
+    return times
 
 # %% ../nbs/00_core.ipynb #764edeec
 def atomic_write(path: str | Path, write_fn) -> Path:

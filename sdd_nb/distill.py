@@ -17,86 +17,24 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from safetensors.torch import save_file, load_file
 from .core import (Config, _coerce, get_device, check_images, save_json, atomic_write, save_grid, project_path, load_torch,
-                         resize_images, to_tensor)
+                         resize_images, to_tensor, time_calls)
 from .guidance import Supervisor, NonFiniteGuidanceError, check_prompt
 from .hqs import hqs, select_timesteps, parse_selection, Selection, DEFAULT_GRID
 from .manipulators import build_manipulator, VAEGenerator
-from .toyfaces import ToyFaces, ATTRIBUTES, CAPTION_PREFIX, describe, parse_prompt, render, sample_spec, SPLITS
+from .metrics import toy_truth, edit_metrics
+from .toyfaces import ToyFaces, CAPTION_PREFIX, describe, parse_prompt, sample_spec
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'toy_truth', 'ssim_map', 'edit_metrics',
-           'DistillConfig', 'config_diff', 'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss',
-           'default_run_dir', 'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial', 'main']
-
-# %% ../nbs/05_distill.ipynb #6e664072
-def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True) -> dict:
-    """Faces of `split` for `prompt` (those that do not already have the target value, if `exclude_target`), with
-    their ground-truth edits, the attribute's mask and the attributes: a dict of tensors."""
-    k, v = parse_prompt(prompt)
-    lo, hi = SPLITS[split]
-    specs, i = [], lo
-    while len(specs) < n:
-        if i >= hi: raise ValueError(f"the {split} split has fewer than {n} faces without {k}={v}")
-        s = sample_spec(seed, i); i += 1
-        if not exclude_target or s.attributes[k] != v: specs.append(s)
-    img, masks = render(specs, size, masks=True)
-    truth = render([s.replace(**{k: v}) for s in specs], size)
-    attrs = torch.tensor([[ATTRIBUTES[a].index(s.attributes[a]) for a in ATTRIBUTES] for s in specs])
-    return {"attribute": k, "value": v, "image": to_tensor(img), "truth": to_tensor(truth),
-            "mask": torch.from_numpy(masks[k]), "attributes": attrs, "index": torch.tensor([s.index for s in specs])}
-
-def _psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    "PSNR (dB, images scaled to [0, 1]) per image, over the pixels where `mask` (N, H, W) is True."
-    se = ((a - b) / 2).pow(2).mean(1)                                # N, H, W
-    m = torch.ones_like(se, dtype=torch.bool) if mask is None else mask
-    mse = (se * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
-    return 10 * torch.log10(1 / mse.clamp_min(1e-10))
-
-def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    "Per-pixel SSIM (N, H, W) of images in [-1, 1] (scaled to [0, 1]; Gaussian window, the standard constants), averaged over channels."
-    a, b = (a.float() + 1) / 2, (b.float() + 1) / 2
-    c = a.shape[1]; r = torch.arange(window, dtype=torch.float32) - window // 2
-    g = torch.exp(-r ** 2 / (2 * sigma ** 2)); g = (g / g.sum())
-    k = (g[:, None] * g[None]).expand(c, 1, window, window).to(a)
-    f = lambda x: F.conv2d(F.pad(x, [window // 2] * 4, mode="reflect"), k, groups=c)
-    mu_a, mu_b = f(a), f(b)
-    s_a, s_b, s_ab = f(a * a) - mu_a ** 2, f(b * b) - mu_b ** 2, f(a * b) - mu_a * mu_b
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    return (((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (s_a + s_b + c2))).mean(1)
-
-def _dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
-    "Grow a (N, H, W) bool mask by `r` pixels."
-    return F.max_pool2d(mask[:, None].float(), 2 * r + 1, 1, r)[:, 0] > 0
-
-def _masked_mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    return (v * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
-
-@torch.no_grad()
-def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200) -> dict:
-    """Ground-truth scores of `edited` images of `truth`'s faces: edit success (the judge reads the target value),
-    preservation (every other attribute read as before; also per attribute), identity distance (mean |judged identity
-    of edited - of source|, in the judge's normalised units), PSNR and SSIM outside the edit's mask (SSIM: outside the mask
-    grown by its 5-pixel window radius, so that windows do not straddle the edit) and PSNR to the true edit (PSNR of
-    identical images is capped at 100 dB)."""
-    dev = next(judge.parameters()).device
-    pred = lambda x: {k: torch.cat([judge.predict(x[i:i + batch].to(dev))[k].cpu() for i in range(0, len(x), batch)]) for k in ATTRIBUTES}
-    ident = lambda x: torch.cat([judge(x[i:i + batch].to(dev))["identity"].cpu() for i in range(0, len(x), batch)])
-    p_edit = pred(edited)
-    k, v = truth["attribute"], truth["value"]
-    names = list(ATTRIBUTES)
-    success = (p_edit[k] == ATTRIBUTES[k].index(v)).float()
-    others = [a for a in names if a != k]
-    same = torch.stack([p_edit[a] == truth["attributes"][:, names.index(a)] for a in others], 1).float()
-    return {"edit_success": success.mean().item(),
-            "preservation": same.all(1).float().mean().item(),
-            "preservation_per_attribute": {a: same[:, j].mean().item() for j, a in enumerate(others)},
-            "identity_distance": (ident(edited) - ident(truth["image"])).abs().mean().item(),
-            "psnr_outside_mask": _psnr(edited, truth["image"], ~truth["mask"]).mean().item(),
-            "ssim_outside_mask": _masked_mean(ssim_map(edited, truth["image"]), ~_dilate(truth["mask"], 5)).mean().item(),
-            "psnr_to_truth": _psnr(edited, truth["truth"]).mean().item(),
-            "n_images": len(edited)}
+__all__ = ['PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'DistillConfig', 'config_diff',
+           'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss', 'default_run_dir', 'train',
+           'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial', 'main']
 
 # %% ../nbs/05_distill.ipynb #98b0646f
+def _toy_prompt(prompt: str) -> bool:
+    "Whether the toy world knows `prompt` (it can then write each face's caption with the edit)."
+    try: parse_prompt(prompt); return True
+    except KeyError: return False
+
 @dataclasses.dataclass
 class DistillConfig(Config):
     "Everything a distillation run depends on (saved as the run's config.yaml)."
@@ -109,17 +47,19 @@ class DistillConfig(Config):
     generator: str = "vae"              # the latent mapper's generator: "vae" (the supervisor's) or a StyleGAN2 .pt (then data = e4e codes .pt)
     channels: int = 32                  # width of the manipulator
     selection: str = "largest"          # random | threshold:XI | largest | fixed:T | all
-    guidance: str = "sds"               # "sds" (the paper's), "dds" (Delta Denoising Score); "clip" = a `guidance_fn` replaces it (StyleCLIP-style)
-    prompts: str = "edit"               # "edit": `prompt` (DDS: against `source_prompt`) for every image; "caption": per toy face, its
-                                        #   full caption as the source and the same caption with the edit as the target
-    decoding: str = "plain"             # a VAE latent mapper's output: "plain" decode(w') or "residual" x + decode(w') - decode(w)
+    guidance: str = "dds"               # "dds" (Delta Denoising Score), "sds" (the paper's); "clip" = a `guidance_fn` replaces it (StyleCLIP-style)
+    prompts: str = "auto"               # "edit": `prompt` (DDS: against `source_prompt`) for every image; "caption": per toy face, its
+                                        #   full caption as the source and the same caption with the edit as the target;
+                                        #   "auto": "caption" for toy faces and a prompt the toy world knows, else "edit"
+    decoding: str = "auto"              # a VAE latent mapper's output: "plain" decode(w') or "residual" x + decode(w') - decode(w);
+                                        #   "auto": "residual" for a latent mapper over the supervisor's VAE, else "plain"
     w_guidance: float = 1.0             # weight of the guidance term
     hqs_images: int = 8                 # images for the HQS search
     hqs_grid: tuple = DEFAULT_GRID      # timesteps searched
     hqs_target: str = "paper"           # "paper" or "code"
     guidance_scale: float = 100.0       # recipe: 100
     topk: int | None = None             # recipe option: keep only the k largest |grad| latent entries
-    steps: int = 600
+    steps: int = 300                    # chosen with the other defaults on the validation split (the paper preset: 600)
     batch_size: int = 8                 # recipe: 2
     lr: float = 0.005                   # recipe: 0.005
     weight_decay: float = 0.002         # recipe: 0.002
@@ -141,10 +81,19 @@ class DistillConfig(Config):
     device: str = "cpu"
     seed: int = 0
 
+    def resolve(self) -> "DistillConfig":
+        "Make the 'auto' settings concrete (in place; `check` calls it): prompts, decoding."
+        if self.prompts == "auto":
+            self.prompts = "caption" if self.data == "toyfaces" and _toy_prompt(self.prompt) else "edit"
+        if self.decoding == "auto":
+            self.decoding = "residual" if self.manipulator == "latent" and self.generator == "vae" else "plain"
+        return self
+
     def check(self) -> "DistillConfig":
         "Every setting's type and value: a clear error that names the setting (lists become tuples, ints floats where due)."
         for f in dataclasses.fields(self): setattr(self, f.name, _coerce(getattr(self, f.name), f.type, f"DistillConfig.{f.name}"))
         check_prompt(self.prompt, "prompt")
+        self.resolve()                                              # "auto" made concrete: config.yaml records the choice
         for k, ok in {"manipulator": ("image", "latent"), "guidance": ("sds", "dds", "clip"), "identity": ("judge", "arcface", "none"),
                       "hqs_target": ("paper", "code"), "precision": tuple(PRECISIONS), "prompts": ("edit", "caption"),
                       "decoding": ("plain", "residual")}.items():
@@ -175,9 +124,9 @@ class DistillConfig(Config):
                                               f"and a prompt the toy world knows; got {self.prompt!r} (use prompts='edit')") from None
             if self.data != "toyfaces": raise ValueError("prompts='caption' needs data='toyfaces' (the toy world knows every face's caption); "
                                                          "for other images use prompts='edit' with a source_prompt")
-        if self.guidance == "dds" and self.prompts == "edit" and not self.source_prompt.strip():
-            raise ValueError("guidance='dds' compares the edit with the source under a source prompt: give source_prompt "
-                             "(e.g. 'a photo of a face'), or prompts='caption' in the toy world")
+        if self.guidance == "dds" and self.prompts == "edit" and not self.source_prompt.strip() and self.data != "toyfaces":
+            raise ValueError("guidance='dds' (the default) compares the edit with the source under a source prompt: give source_prompt "
+                             "(e.g. 'a photo of a face'), or prompts='caption' in the toy world, or guidance='sds' (the paper's)")
         return self
 
     def check_files(self) -> "DistillConfig":
@@ -322,7 +271,9 @@ LOSS_WEIGHTS = {"guidance": "w_guidance", "latent_l2": "w_latent", "pixel_l1": "
 
 def prompt_pairs(cfg: DistillConfig, specs=None, n: int = 1) -> tuple:
     """(target, source) prompts: `cfg.prompt` and `cfg.source_prompt` (prompts='edit', two strings), or for each toy face of
-    `specs` (prompts='caption', two lists) the caption naming its attributes with the edit's value, and as they are."""
+    `specs` (prompts='caption', two lists) the caption naming its attributes with the edit's value, and as they are.
+    In the toy world the source prompt defaults to the captions' bare prefix ('a photo of a face')."""
+    if cfg.prompts == "auto": cfg = cfg.replace().resolve()
     if cfg.prompts == "edit": return cfg.prompt, cfg.source_prompt or CAPTION_PREFIX
     k, v = parse_prompt(cfg.prompt)
     return [describe(s.replace(**{k: v}).attributes) for s in specs], [describe(s.attributes) for s in specs]
@@ -493,6 +444,9 @@ def _identity_loss(cfg: DistillConfig, judge, identity_fn: Callable | None, devi
     if judge is None:
         from sdd_nb.models import load_judge
         judge = load_judge("judge", device)
+    if getattr(judge, "role", "judge") == "scorer":
+        raise ValueError("the scorer only scores edits: a network that trains a run must not score it. Pass judge=load_judge('judge') "
+                         "(or None) for the identity term.")
     judge = judge.to(device).eval().requires_grad_(False)
     return lambda y, x: (judge(y)["identity"] - judge(x)["identity"]).abs().mean()
 
@@ -717,21 +671,16 @@ def edit(manipulator, images, batch_size: int = 64, device="cpu", progress: bool
 
 # %% ../nbs/05_distill.ipynb #125b9591
 def inference_speed(fn, images: torch.Tensor, batch: int = 50, repeats: int = 3) -> float:
-    "Images per second of `fn` over `images` in batches (median of `repeats`, after a warm-up)."
-    sync = (lambda: torch.cuda.synchronize()) if images.device.type == "cuda" else (lambda: None)
+    "Images per second of `fn` over `images` in batches (median of `repeats` passes, after a warm-up pass)."
     with torch.no_grad():
-        fn(images[:batch]); sync()
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            for i in range(0, len(images), batch): fn(images[i:i + batch])
-            sync(); times.append(time.perf_counter() - t0)
+        times = time_calls(lambda: [fn(images[i:i + batch]) for i in range(0, len(images), batch)], repeats, images.device)
     return len(images) / float(np.median(times))
 
-def evaluate_run(run: str | Path, judge=None, device="cpu", n_grid: int = 8, split: str = "test", speed: bool = True) -> dict:
+def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, split: str = "test", speed: bool = True) -> dict:
     """Ground-truth metrics of a finished run on `eval_images` held-out faces of `split` ('test'; 'val' for choosing settings);
     writes metrics.json and before_after.png (metrics_val.json, before_after_val.png for 'val'); returns the metrics.
-    `speed=False` skips timing inference (images_per_second is then None)."""
+    `scorer`: the judge that reads the edits, by default the embedded `scorer`, which took no part in training (a judge of role
+    'judge' is used with a warning when the run trained with the judge's identity term). `speed=False` skips timing inference."""
     if split not in ("test", "val"): raise ValueError(f"split must be 'test' or 'val'; got {split!r}")
     sfx = "" if split == "test" else f"_{split}"
     run = Path(run); cfg = DistillConfig.from_yaml(run / "config.yaml")
@@ -751,10 +700,14 @@ def evaluate_run(run: str | Path, judge=None, device="cpu", n_grid: int = 8, spl
     if truth is not None:
         x = truth["image"]
         with torch.no_grad(): y = torch.cat([m(x[i:i + 50].to(device)).cpu() for i in range(0, len(x), 50)])
-        if judge is None:
+        if scorer is None:
             from sdd_nb.models import load_judge
-            judge = load_judge("judge", device)
-        metrics |= edit_metrics(y, truth, judge.to(device).eval())
+            scorer = load_judge("scorer", device)
+        role = getattr(scorer, "role", "judge")
+        if role != "scorer" and cfg.identity == "judge" and cfg.w_id > 0:
+            warnings.warn(f"{run} trained with the judge's identity term and is scored by a judge of role {role!r}: the numbers are not "
+                          "independent. Score with the scorer (evaluate_run's default).")
+        metrics |= edit_metrics(y, truth, scorer.to(device).eval()) | {"scored_by": role}
         save_grid([x[:n_grid], y[:n_grid], truth["truth"][:n_grid]], run / f"before_after{sfx}.png", row_labels=["source", "SDD", "truth"])
     elif cfg.generator != "vae":                                  # held-out e4e codes: source = their rendering
         metrics |= {k: None for k in keys}
@@ -775,12 +728,13 @@ def evaluate_run(run: str | Path, judge=None, device="cpu", n_grid: int = 8, spl
     return metrics
 
 # %% ../nbs/05_distill.ipynb #7e070f46
-def trial(settings: dict, out_dir: str | Path, split: str = "val", judge=None, threads: int | None = 1) -> dict:
+def trial(settings: dict, out_dir: str | Path, split: str = "val", judge=None, scorer=None, threads: int | None = 1) -> dict:
     """One trial of a sweep: train the run of `settings` (a `DistillConfig` dict) in `out_dir`, or reuse it if it is there
-    and finished, and measure it on `split` (metrics_val.json for 'val'); returns the metrics. `threads` torch threads."""
+    and finished, and measure it on `split` (metrics_val.json for 'val') with `scorer` (default: the embedded scorer);
+    returns the metrics. `judge`: the training judge of the identity term. `threads` torch threads."""
     if threads: torch.set_num_threads(threads)
     run = train(DistillConfig.from_dict(settings), out_dir, resume=True, progress=False, judge=judge)
-    return evaluate_run(run, judge, split=split, speed=False)
+    return evaluate_run(run, scorer, split=split, speed=False)
 
 def main(argv=None) -> Path:
     import argparse, yaml

@@ -10,12 +10,75 @@ import shutil, tempfile, time
 from pathlib import Path
 
 import torch
-from .core import check_images, to_uint8, get_device
+import torch.nn.functional as F
+from .core import check_images, to_uint8, get_device, to_tensor, psnr
 from .clipdir import directional_clip
 from .models import clip_encode_images, load_clip, load_judge
+from .toyfaces import ATTRIBUTES, SPLITS, parse_prompt, render, sample_spec
 
 # %% auto #0
-__all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'TinyClipFeatures', 'fid', 'measure_edits']
+__all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'toy_truth', 'ssim_map', 'edit_metrics', 'TinyClipFeatures', 'fid', 'measure_edits']
+
+# %% ../nbs/07_metrics.ipynb #6e664072
+def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True) -> dict:
+    """Faces of `split` for `prompt` (those that do not already have the target value, if `exclude_target`), with
+    their ground-truth edits, the attribute's mask and the attributes: a dict of tensors."""
+    k, v = parse_prompt(prompt)
+    lo, hi = SPLITS[split]
+    specs, i = [], lo
+    while len(specs) < n:
+        if i >= hi: raise ValueError(f"the {split} split has fewer than {n} faces without {k}={v}")
+        s = sample_spec(seed, i); i += 1
+        if not exclude_target or s.attributes[k] != v: specs.append(s)
+    img, masks = render(specs, size, masks=True)
+    truth = render([s.replace(**{k: v}) for s in specs], size)
+    attrs = torch.tensor([[ATTRIBUTES[a].index(s.attributes[a]) for a in ATTRIBUTES] for s in specs])
+    return {"attribute": k, "value": v, "image": to_tensor(img), "truth": to_tensor(truth),
+            "mask": torch.from_numpy(masks[k]), "attributes": attrs, "index": torch.tensor([s.index for s in specs])}
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    "Per-pixel SSIM (N, H, W) of images in [-1, 1] (scaled to [0, 1]; Gaussian window, the standard constants), averaged over channels."
+    a, b = (a.float() + 1) / 2, (b.float() + 1) / 2
+    c = a.shape[1]; r = torch.arange(window, dtype=torch.float32) - window // 2
+    g = torch.exp(-r ** 2 / (2 * sigma ** 2)); g = (g / g.sum())
+    k = (g[:, None] * g[None]).expand(c, 1, window, window).to(a)
+    f = lambda x: F.conv2d(F.pad(x, [window // 2] * 4, mode="reflect"), k, groups=c)
+    mu_a, mu_b = f(a), f(b)
+    s_a, s_b, s_ab = f(a * a) - mu_a ** 2, f(b * b) - mu_b ** 2, f(a * b) - mu_a * mu_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (s_a + s_b + c2))).mean(1)
+
+def _dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
+    "Grow a (N, H, W) bool mask by `r` pixels."
+    return F.max_pool2d(mask[:, None].float(), 2 * r + 1, 1, r)[:, 0] > 0
+
+def _masked_mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    return (v * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
+
+@torch.no_grad()
+def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200) -> dict:
+    """Ground-truth scores of `edited` images of `truth`'s faces: edit success (the judge reads the target value),
+    preservation (every other attribute read as before; also per attribute), identity distance (mean |judged identity
+    of edited - of source|, in the judge's normalised units), PSNR and SSIM outside the edit's mask (SSIM: outside the mask
+    grown by its 5-pixel window radius, so that windows do not straddle the edit) and PSNR to the true edit (PSNR of
+    identical images is capped at 100 dB)."""
+    dev = next(judge.parameters()).device
+    pred = lambda x: {k: torch.cat([judge.predict(x[i:i + batch].to(dev))[k].cpu() for i in range(0, len(x), batch)]) for k in ATTRIBUTES}
+    ident = lambda x: torch.cat([judge(x[i:i + batch].to(dev))["identity"].cpu() for i in range(0, len(x), batch)])
+    p_edit = pred(edited)
+    k, v = truth["attribute"], truth["value"]
+    names = list(ATTRIBUTES)
+    success = (p_edit[k] == ATTRIBUTES[k].index(v)).float()
+    others = [a for a in names if a != k]
+    same = torch.stack([p_edit[a] == truth["attributes"][:, names.index(a)] for a in others], 1).float()
+    return {"edit_success": success.mean().item(),
+            "preservation": same.all(1).float().mean().item(),
+            "preservation_per_attribute": {a: same[:, j].mean().item() for j, a in enumerate(others)},
+            "identity_distance": (ident(edited) - ident(truth["image"])).abs().mean().item(),
+            "psnr_outside_mask": psnr(edited, truth["image"], ~truth["mask"]).mean().item(),
+            "ssim_outside_mask": _masked_mean(ssim_map(edited, truth["image"]), ~_dilate(truth["mask"], 5)).mean().item(),
+            "psnr_to_truth": psnr(edited, truth["truth"]).mean().item(),
+            "n_images": len(edited)}
 
 # %% ../nbs/07_metrics.ipynb #ba10aee4
 INCEPTION_FILE = "inception-2015-12-05.pt"
@@ -72,7 +135,8 @@ def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str 
                   clip_name: str = "tiny-clip", convention: str = "toy", feature: str = "tiny-clip", truth: dict | None = None,
                   judge=None, edit_kwargs: dict | None = None, progress: bool = False, device="cpu") -> tuple[dict, torch.Tensor]:
     """Edit `images` with `editor` and measure: FID, directional CLIP and (toy world) ground truth.
-    Returns `(row, edited)`: a flat dict of the numbers, and the edited images (NCHW in [-1, 1])."""
+    Returns `(row, edited)`: a flat dict of the numbers, and the edited images (NCHW in [-1, 1]). The ground truth is read by
+    `judge` (default: the embedded scorer, which no training uses)."""
     if clip is None: clip, _, tokenizer = load_clip(clip_name, device=device)
     t0 = time.perf_counter()
     edited = editor.edit(images, prompt, progress=progress, **(edit_kwargs or {}))
@@ -83,8 +147,7 @@ def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str 
     row["directional_clip"] = directional_clip(clip, tokenizer, images, edited, source_prompt, prompt, convention).mean().item()
     row["clip_convention"] = f"{clip_name}/{convention}"
     if truth is not None:
-        from sdd_nb.distill import edit_metrics
-        if judge is None: judge = load_judge("judge", device)
+        if judge is None: judge = load_judge("scorer", device)          # the judge that took no part in training
         m = edit_metrics(edited, truth, judge)
         row |= {k: v for k, v in m.items() if not isinstance(v, dict) and k != "n_images"}
     return row, edited

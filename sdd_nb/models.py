@@ -22,7 +22,7 @@ __all__ = ['EMBEDDED', 'SD_SCHEDULER', 'TINY_CLIP_NAME', 'TINY_CLIP_CONFIG', 'TI
            'clip_encode_images', 'clip_encode_text', 'clip_text_encoder']
 
 # %% ../nbs/01c_models.ipynb #c92ec46f
-EMBEDDED = ("tiny-sd", "tiny-clip", "judge")
+EMBEDDED = ("tiny-sd", "tiny-clip", "judge", "scorer")
 
 def models_dir() -> Path:
     "The folder of the embedded models: `$SDD_MODELS`, else `data/models` beside the package."
@@ -181,6 +181,7 @@ class Judge(nn.Module):
         self.heads = nn.ModuleDict({k: nn.Linear(embed, len(v)) for k, v in ATTRIBUTES.items()})
         self.identity = nn.Linear(embed, len(IDENTITY))
         self.config = {"width": width, "embed": embed, "size": size}
+        self.role = "judge"             # "judge" (may be a training loss) or "scorer" (only scores: training refuses it)
     def forward(self, x: torch.Tensor) -> dict:
         "Logits per attribute and identity (normalised) for images in [-1, 1]."
         x = resize_images(x, self.size)
@@ -223,7 +224,7 @@ def save_judge(judge: Judge, path: str | Path, half: bool = False) -> Path:
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in judge.state_dict().items()}
     atomic_write(path / "judge.safetensors", lambda p: save_file(sd, p))
-    cfg = {**judge.config, "attributes": {k: list(v) for k, v in ATTRIBUTES.items()}, "identity": list(IDENTITY)}
+    cfg = {**judge.config, "role": getattr(judge, "role", "judge"), "attributes": {k: list(v) for k, v in ATTRIBUTES.items()}, "identity": list(IDENTITY)}
     atomic_write(path / "config.json", lambda p: Path(p).write_text(json.dumps(cfg, indent=2)))
     return path
 
@@ -284,14 +285,15 @@ def load_clip(model: str = "tiny-clip", pretrained: str | None = None, device: s
     return m, preprocess, open_clip.get_tokenizer(model)
 
 def load_judge(path: str | Path = "judge", device: str | torch.device = "cpu") -> Judge:
-    "The embedded judge (or one saved by `save_judge` at `path`), in eval mode."
+    "The embedded `judge` or `scorer` (or one saved by `save_judge` at `path`), in eval mode; `.role` says which it is."
     device = get_device(device)
     from safetensors.torch import load_file
-    d = embedded_path("judge") if str(path) == "judge" else Path(path)
+    d = embedded_path(str(path)) if str(path) in ("judge", "scorer") else Path(path)
     if not (d / "judge.safetensors").exists(): raise FileNotFoundError(f"no judge.safetensors in {d}; train one with nbs/pretrain.ipynb")
     cfg = json.loads((d / "config.json").read_text())
     j = Judge(cfg["width"], cfg["embed"], cfg["size"])
     j.load_state_dict({k: v.float() for k, v in load_file(str(d / "judge.safetensors")).items()})
+    j.role = cfg.get("role", "judge")
     return j.to(device).eval()
 
 # %% ../nbs/01c_models.ipynb #58a1b68a

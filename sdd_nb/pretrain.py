@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import get_device, machine_name, seed_everything, image_grid, save_json, atomic_write, Config
+from .core import get_device, machine_name, seed_everything, image_grid, save_json, atomic_write, Config, psnr
 from .toyfaces import (ATTRIBUTES, IDENTITY, EDIT_PROMPTS, ToyFaces, render, caption, describe, parse_prompt, parse_caption, _arrays)
 from .models import (TinySDConfig, build_tiny_sd, build_tiny_clip, register_tiny_clip, TINY_CLIP_NAME, Judge, identity_target,
                            save_tiny_sd, save_tiny_clip, save_judge, n_params, clip_encode_images, clip_encode_text,
@@ -223,8 +223,7 @@ def vae_psnr(vae, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     for i in range(0, len(images), batch):
         x = images[i:i + batch].to(dev)
         r = vae.decode(vae.encode(x).latent_dist.mean).sample.float().clamp(-1, 1)
-        mse = ((r - x) / 2).pow(2).flatten(1).mean(1)
-        out.append(10 * torch.log10(1 / mse.clamp_min(1e-10)))
+        out.append(psnr(r, x))
     return torch.cat(out).cpu()
 
 @torch.no_grad()
@@ -304,9 +303,13 @@ class PretrainConfig(Config):
     sd_batch: int = 64
     sd_lr: float = 1e-3
     sd_text: str = "clip"       # 'clip': tiny-clip's text tower, frozen (as SD v1); 'scratch': trained with the UNet
+    scorer_seed: int = 1        # the scorer's world and initialisation: faces the judge never saw, another start
+    scorer_pool: int = 20_000   # faces the scorer trains on
+    scorer_steps: int = 600
+    scorer_batch: int = 64
     time_budget_s: float | None = None   # per model; None: run every step
 
-MODELS = ("judge", "clip", "vae", "sd")
+MODELS = ("judge", "scorer", "clip", "vae", "sd")
 
 def _load_tiny_clip_file(d: Path):
     "tiny-clip from a folder written by `save_tiny_clip`."
@@ -315,28 +318,34 @@ def _load_tiny_clip_file(d: Path):
 
 def train_all(out_dir: str | Path, cfg: PretrainConfig | None = None, models=MODELS, device="cpu",
               overwrite: bool = False, progress: bool = True, sd_config: TinySDConfig | None = None) -> dict:
-    "Train `models` (of 'judge', 'clip', 'vae', 'sd') into `out_dir` (judge/, tiny-clip/, tiny-sd/); returns their training info."
+    "Train `models` (of 'judge', 'scorer', 'clip', 'vae', 'sd') into `out_dir` (judge/, scorer/, tiny-clip/, tiny-sd/); returns their training info."
     cfg, out = cfg or PretrainConfig(), Path(out_dir)
     unknown = set(models) - set(MODELS)
     if unknown: raise ValueError(f"unknown models {sorted(unknown)}; choose from {list(MODELS)}")
-    dirs = {"judge": out / "judge", "clip": out / "tiny-clip", "vae": out / "tiny-sd", "sd": out / "tiny-sd"}
+    dirs = {"judge": out / "judge", "scorer": out / "scorer", "clip": out / "tiny-clip", "vae": out / "tiny-sd", "sd": out / "tiny-sd"}
     records = {m: dirs[m] / ("training_vae.json" if m == "vae" else "training.json") for m in MODELS}
     for m in models:
         if records[m].exists() and not overwrite:
             raise FileExistsError(f"{dirs[m]} already holds a trained {m}; pass overwrite=True (--overwrite) or another out_dir")
     device = get_device(device)
     t0 = time.perf_counter()
-    pool = FacePool(cfg.pool, 64, "train", cfg.seed, progress=progress)
+    pool = FacePool(cfg.pool, 64, "train", cfg.seed, progress=progress) if set(models) - {"scorer"} else None
     infos = {"pool": {"faces": cfg.pool, "split": "train", "seed": cfg.seed, "seconds": round(time.perf_counter() - t0, 1)}}
     common = dict(device=device, seed=cfg.seed, time_budget_s=cfg.time_budget_s, progress=progress)
-    def record(name, info, extra):
+    def record(name, info, extra, data=f"toy faces, train split, seed {cfg.seed}, {cfg.pool} faces"):
         info = info | extra | {"device": str(device), "machine": machine_name(device),
-                               "data": f"toy faces, train split, seed {cfg.seed}, {cfg.pool} faces", "final": info["history"][-1] if info["history"] else {}}
+                               "data": data, "final": info["history"][-1] if info["history"] else {}}
         infos[name] = info   # with the loss history; the JSON beside the weights keeps the rest
         save_json({k: v for k, v in info.items() if k != "history"}, records[name])
     if "judge" in models:
         j, info = train_judge(pool, cfg.judge_steps, cfg.judge_batch, **common)
         save_judge(j.float().cpu(), dirs["judge"], half=True); record("judge", info, {"parameters": n_params(j), "batch": cfg.judge_batch})
+    if "scorer" in models:          # a second judge on another world's faces and another seed: it only scores, never trains anything
+        spool = FacePool(cfg.scorer_pool, 64, "train", cfg.scorer_seed, progress=progress)
+        s, info = train_judge(spool, cfg.scorer_steps, cfg.scorer_batch, **(common | {"seed": cfg.scorer_seed}))
+        s.role = "scorer"; save_judge(s.float().cpu(), dirs["scorer"], half=True)
+        record("scorer", info, {"parameters": n_params(s), "batch": cfg.scorer_batch},
+               data=f"toy faces, train split, seed {cfg.scorer_seed}, {cfg.scorer_pool} faces")
     if "clip" in models:
         c, info = train_clip(pool, cfg.clip_steps, cfg.clip_batch, **common)
         save_tiny_clip(c.float().cpu(), dirs["clip"]); record("clip", info, {"parameters": n_params(c), "batch": cfg.clip_batch})
@@ -390,6 +399,7 @@ def evaluate_all(models_dir: str | Path, cfg: EvalConfig | None = None, device="
     q = {"machine": machine_name(device), "eval": cfg.to_dict(), "test_faces": f"toy faces, test split, seed 0, first {cfg.n_test}"}
     judge = load_judge(d / "judge", device) if (d / "judge" / "judge.safetensors").exists() else None
     if judge is not None: q["judge"] = judge_report(judge, x, attrs, ident)
+    if (d / "scorer" / "judge.safetensors").exists(): q["scorer"] = judge_report(load_judge(d / "scorer", device), x, attrs, ident)
     clip = None
     if (d / "tiny-clip" / "open_clip_model.safetensors").exists():
         register_tiny_clip()
@@ -431,15 +441,19 @@ def write_model_cards(models_dir: str | Path) -> Path:
     def train_lines(t, what):
         if not t: return [f"- {what}: no training record"]
         return [f"- {what}: {t['steps']} steps, batch {t.get('batch')}, {t['seconds']} s on {t['machine']}; data: {t['data']}"]
-    j = rd(d / "judge" / "training.json")
-    L += ["## judge (`judge/`)", "", "A CNN predicting the six attributes and regressing the twelve identity variables of a 64x64 toy face. "
-          "Weights: `judge.safetensors` (float16, loaded as float32), `config.json`.", ""]
-    L += [f"- parameters: {j['parameters']:,}" if j else "- parameters: ?"] + train_lines(j, "training")
-    if "judge" in q:
-        acc = q["judge"]["accuracy"]
-        L += [f"- accuracy per attribute (target >= {TARGETS['judge_accuracy']:.0%}): " + ", ".join(f"{k} {v:.1%}" for k, v in acc.items())
-              + f" ({_ok(min(acc.values()), TARGETS['judge_accuracy'])} the target)",
-              "- identity error (mean absolute, in units of each variable's range): " + ", ".join(f"{k} {v:.3f}" for k, v in q["judge"]["identity_mae"].items())]
+    for name, what in (("judge", "A CNN predicting the six attributes and regressing the twelve identity variables of a 64x64 toy face; "
+                                 "its identity head is the toy world's identity loss in training."),
+                       ("scorer", "The judge's architecture, trained apart (other faces, another seed): it only scores edits "
+                                  "(`evaluate_run`, the sweep); training refuses it, so no network scores what it helped train.")):
+        j = rd(d / name / "training.json")
+        if name == "scorer" and not j and name not in q: continue
+        L += ([""] if name != "judge" else []) + [f"## {name} (`{name}/`)", "", what + " Weights: `judge.safetensors` (float16, loaded as float32), `config.json`.", ""]
+        L += [f"- parameters: {j['parameters']:,}" if j else "- parameters: ?"] + train_lines(j, "training")
+        if name in q:
+            acc = q[name]["accuracy"]
+            L += [f"- accuracy per attribute (target >= {TARGETS['judge_accuracy']:.0%}): " + ", ".join(f"{k} {v:.1%}" for k, v in acc.items())
+                  + f" ({_ok(min(acc.values()), TARGETS['judge_accuracy'])} the target)",
+                  "- identity error (mean absolute, in units of each variable's range): " + ", ".join(f"{k} {v:.3f}" for k, v in q[name]["identity_mae"].items())]
     c = rd(d / "tiny-clip" / "training.json")
     L += ["", "## tiny-clip (`tiny-clip/`)", "", "An open_clip `CLIP`: ViT image tower (64x64, patch 8, 4 layers, width 128), text tower (3 layers, width 64, "
           "32 tokens, CLIP BPE), embedding 64. Weights: `open_clip_model.safetensors` (float16), `open_clip_config.json`, "
@@ -477,7 +491,7 @@ def write_model_cards(models_dir: str | Path) -> Path:
 # %% ../nbs/01d_pretrain.ipynb #60e01dd0
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m sdd_nb.pretrain", description="Train and measure the embedded models on the toy world.")
-    ap.add_argument("--out", required=True, help="folder for judge/, tiny-clip/, tiny-sd/ (data/models to replace the shipped ones)")
+    ap.add_argument("--out", required=True, help="folder for judge/, scorer/, tiny-clip/, tiny-sd/ (data/models to replace the shipped ones)")
     ap.add_argument("--device", default="auto"); ap.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
     ap.add_argument("--config", help="PretrainConfig YAML"); ap.add_argument("--eval-config", help="EvalConfig YAML")
     ap.add_argument("--eval", action="store_true", help="measure quality after training"); ap.add_argument("--eval-only", action="store_true")

@@ -8,7 +8,7 @@ import torch
 from sdd_nb.models import load_sd, load_clip, load_judge, models_dir, embedded_path, clip_encode_images, clip_encode_text
 from sdd_nb.toyfaces import ToyFaces, ATTRIBUTES, describe
 
-HAVE = {n: (models_dir() / n).exists() for n in ("tiny-sd", "tiny-clip", "judge")}
+HAVE = {n: (models_dir() / n).exists() for n in ("tiny-sd", "tiny-clip", "judge", "scorer")}
 
 
 def test_weights_are_safetensors_and_small():
@@ -22,6 +22,20 @@ def test_weights_are_safetensors_and_small():
 def test_judge_reads_held_out_faces():
     b = ToyFaces("test", 200, offset=5000).batch(range(200))
     pred = load_judge().predict(b["image"])
+    for j, k in enumerate(ATTRIBUTES):
+        assert (pred[k] == b["attributes"][:, j]).float().mean() >= 0.95, k
+
+
+@pytest.mark.skipif(not HAVE["scorer"], reason="scorer not shipped yet")
+def test_scorer_is_another_judge_that_reads_held_out_faces():
+    import json
+    scorer, judge = load_judge("scorer"), load_judge("judge")
+    assert (scorer.role, judge.role) == ("scorer", "judge")
+    trained = {n: json.loads((embedded_path(n) / "training.json").read_text())["data"] for n in ("judge", "scorer")}
+    assert trained["judge"] != trained["scorer"] and "seed 1" in trained["scorer"], trained     # other faces
+    assert not torch.allclose(scorer.heads["pose"].weight, judge.heads["pose"].weight)
+    b = ToyFaces("test", 200, offset=5000).batch(range(200))
+    pred = scorer.predict(b["image"])
     for j, k in enumerate(ATTRIBUTES):
         assert (pred[k] == b["attributes"][:, j]).float().mean() >= 0.95, k
 

@@ -1,6 +1,8 @@
 """The package works from a plain script, the README is in step, the benchmark writes JSON."""
 import json, subprocess
 
+import pytest
+
 
 def test_import_from_a_plain_script(tmp_path, python):
     script = tmp_path / "use.py"
@@ -16,6 +18,21 @@ def test_readme_in_step_with_index(root, python):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_readme_includes_results_files(root, tmp_path, monkeypatch):
+    import importlib.util, json
+    spec = importlib.util.spec_from_file_location("readme_tool", root / "tools" / "readme.py")
+    tool = importlib.util.module_from_spec(spec); spec.loader.exec_module(tool)
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    (tmp_path / "t.md").write_text("| a |\n| --- |\n| 1 |\n")
+    nb = {"cells": [{"cell_type": "markdown", "source": ["Table:\n", "<!-- include: t.md -->\n", "after"]}]}
+    (tmp_path / "i.ipynb").write_text(json.dumps(nb))
+    text = tool.render(tmp_path / "i.ipynb")
+    assert "<!-- from t.md -->\n| a |\n| --- |\n| 1 |\nafter" in text
+    (tmp_path / "t.md").unlink()
+    with pytest.raises(SystemExit, match="t.md, which does not exist"):
+        tool.render(tmp_path / "i.ipynb")
+
+
 def test_readme_opens_with_the_two_commands(root):
     text = (root / "README.md").read_text()
     assert "make demo" in text and "make test" in text
@@ -27,3 +44,16 @@ def test_render_benchmark_writes_json(root, tmp_path, python):
     subprocess.run([python, str(root / "bench" / "render_speed.py"), "--n", "64", "--repeats", "1", "--out", str(out)], check=True, capture_output=True)
     res = json.loads(out.read_text())
     assert res["faces"] == 64 and res["faces_per_s"] > 0 and res["threads"] == 1
+
+
+def test_edit_speed_benchmark_writes_json_and_refuses_a_non_run(root, tmp_path, python):
+    from sdd_nb.distill import DistillConfig, train
+    run = train(DistillConfig(prompt="smiling", manipulator="image", channels=8, selection="fixed:500", steps=1, batch_size=2,
+                              train_images=4, eval_images=2, ckpt_every=1, sample_every=1), tmp_path / "run", progress=False)
+    out = tmp_path / "s.json"
+    subprocess.run([python, str(root / "bench" / "edit_speed.py"), str(run), "--n", "4", "--n-sdedit", "2", "--sdedit-steps", "2",
+                    "--repeats", "1", "--out", str(out)], check=True, capture_output=True)
+    res = json.loads(out.read_text())
+    assert res["runs"][0]["images_per_second"] > 0 and res["runs"][0]["speedup_vs_sdedit"] > 0 and res["sdedit_images_per_second"] > 0
+    r = subprocess.run([python, str(root / "bench" / "edit_speed.py"), str(tmp_path), "--out", str(tmp_path / "x.json")], capture_output=True, text=True)
+    assert r.returncode != 0 and "not a finished run folder" in r.stderr and not (tmp_path / "x.json").exists()

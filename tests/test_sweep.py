@@ -7,7 +7,7 @@ import papermill as pm
 import pytest
 
 SMALL = {"prompts": ["surprised", "glasses"], "steps": 2, "batch_size": 2, "train_images": 8, "hqs_images": 2, "hqs_step": 400,
-         "eval_images": 4, "configs": {"paper": {}, "clean": {"guidance": "dds", "prompts": "caption", "decoding": "residual"}}}
+         "eval_images": 4, "configs": {"paper": {"guidance": "sds", "prompts": "edit", "decoding": "plain"}, "clean": {}}}   # clean: the defaults
 
 
 def run(root, tmp_path, **params):
@@ -18,8 +18,11 @@ def run(root, tmp_path, **params):
 def test_sweep_writes_table_summary_and_figures_and_reuses_trials(root, tmp_path):
     run(root, tmp_path, jobs=2)                                          # two trials at a time, in fresh processes
     out = tmp_path / "out"
-    assert {"sweep.csv", "sweep_summary.csv", "sweep_scatter.png", "sweep_grid.png", "sweep_run.json"} <= {p.name for p in out.iterdir()}
+    assert {"sweep.csv", "sweep_summary.csv", "sweep_scatter.png", "sweep_grid.png", "sweep_run.json", "sweep_table.md"} <= {p.name for p in out.iterdir()}
     t = pd.read_csv(out / "sweep.csv")
+    assert (t.scored_by == "scorer").all()                              # never the judge that trained them
+    md = (out / "sweep_table.md").read_text()
+    assert md.count("| surprised |") == 1 and "paper / largest" in md and "prompts meeting the targets" in md
     assert len(t) == 4 and set(t.config) == {"paper", "clean"} and set(t.prompt) == {"surprised", "glasses"}
     assert t.edit_success.between(0, 1).all() and t.preservation.between(0, 1).all()
     s = pd.read_csv(out / "sweep_summary.csv")
@@ -42,4 +45,6 @@ def test_sweep_names_a_bad_setting_before_training(root, tmp_path):
         run(root, tmp_path, configs={"x": {"guidence": "dds"}})
     with pytest.raises(pm.PapermillExecutionError, match="unknown toy-world prompt"):
         run(root, tmp_path, prompts=["purple hair"])
+    with pytest.raises(pm.PapermillExecutionError, match="split must be 'val'"):
+        run(root, tmp_path, split="train")
     assert not (tmp_path / "runs").exists()

@@ -1,13 +1,22 @@
 """README.md is rendered from nbs/index.ipynb: its markdown cells as they are, its code cells as
-python blocks (outputs are not rendered).
+python blocks (outputs are not rendered). A markdown line `<!-- include: PATH -->` is replaced by the
+file at PATH (relative to the project root), so that tables of measured numbers are the results files'
+own (e.g. `figures/sweep_test_table.md`, written by nbs/sweep.ipynb); `--check` then also catches a
+results file that changed without the README.
 
     python tools/readme.py --write   # regenerate README.md
     python tools/readme.py --check   # exit 1 if README.md is out of step
 """
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _include(m: re.Match) -> str:
+    path = ROOT / m.group(1)
+    if not path.is_file(): sys.exit(f"nbs/index.ipynb includes {m.group(1)}, which does not exist: run the notebook that writes it")
+    return f"<!-- from {m.group(1)} -->\n" + path.read_text().strip("\n")
 
 
 def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
@@ -16,6 +25,7 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
     for c in nb["cells"]:
         src = "".join(c["source"]).strip("\n")
         if not src or src.startswith("#| hide"): continue
+        if c["cell_type"] == "markdown": src = re.sub(r"^<!-- include: (\S+) -->$", _include, src, flags=re.M)
         parts.append(src if c["cell_type"] == "markdown" else f"```python\n{src}\n```")
     return "<!-- Generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file. -->\n\n" + "\n\n".join(parts) + "\n"
 
