@@ -29,19 +29,21 @@ def main(argv=None):
         if not (Path(r) / "manipulator.safetensors").is_file(): ap.error(f"{r} is not a finished run folder (no manipulator.safetensors)")
     from sdd_nb.core import get_device, machine_name, save_json, time_calls
     from sdd_nb.distill import DistillConfig, load_manipulator, inference_speed
+    cfgs = [DistillConfig.from_run(r) for r in a.runs]
+    if len({(c.model, c.image_size, c.data) for c in cfgs}) != 1:
+        ap.error("the runs use different supervisors, image sizes or data: one SDEdit comparison needs one of each")
+    if cfgs[0].data != "toyfaces": ap.error("the benchmark edits toy test faces: give runs trained on data='toyfaces'")
     from sdd_nb.baselines import SDEdit
     from sdd_nb.toyfaces import ToyFaces
     device = get_device(a.device)
-    x = ToyFaces("test", a.n, 64).images().to(device)
-    rows, models = [], set()
-    for r in a.runs:
-        cfg = DistillConfig.from_yaml(Path(r) / "config.yaml"); models.add(cfg.model)
+    x = ToyFaces("test", a.n, cfgs[0].image_size).images().to(device)
+    rows = []
+    for r, cfg in zip(a.runs, cfgs):
         m = load_manipulator(r, device)
         ips = inference_speed(m, x, repeats=a.repeats)
         rows.append({"run": str(r), "prompt": cfg.prompt, "manipulator": cfg.manipulator, "decoding": cfg.decoding, "images_per_second": round(ips, 1)})
         print(f"{r}: {ips:.1f} images/s")
-    if len(models) != 1: ap.error(f"the runs use different supervisors {sorted(models)}: one SDEdit comparison needs one")
-    sd = SDEdit.from_pretrained(models.pop(), device=device, steps=a.sdedit_steps, batch_size=a.n_sdedit)
+    sd = SDEdit.from_pretrained(cfgs[0].model, device=device, steps=a.sdedit_steps, batch_size=a.n_sdedit)
     xs = x[:a.n_sdedit]
     t = time_calls(lambda: sd.edit(xs, rows[0]["prompt"], strength=0.6, progress=False), repeats=1, device=device)
     sdedit_ips = a.n_sdedit / t[0]

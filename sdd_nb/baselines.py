@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 from pathlib import Path
 from .core import check_images, get_device
-from .guidance import check_prompt
+from .guidance import FrozenDiffusion, check_prompt
 from .distill import DistillConfig, train, load_manipulator
 from .clipdir import DirectionalCLIPLoss
 
@@ -18,15 +18,12 @@ from .clipdir import DirectionalCLIPLoss
 __all__ = ['DiffusionEditor', 'SDEdit', 'DDIB', 'train_styleclip', 'SDDEditor']
 
 # %% ../nbs/06_baselines.ipynb #0a1797e3
-class DiffusionEditor:
-    "Base of the diffusion baselines: a Stable-Diffusion-compatible pipeline's parts, on `device` in `dtype`."
+class DiffusionEditor(FrozenDiffusion):
+    "Base of the diffusion baselines: a Stable-Diffusion-compatible pipeline's frozen parts (`FrozenDiffusion`), on `device` in `dtype`."
     def __init__(self, pipe, steps: int = 50, guidance_scale: float = 7.5, batch_size: int = 32, device=None, dtype=torch.float32):
-        self.device, self.dtype = get_device(device), dtype
-        self.vae, self.unet, self.text_encoder = [m.to(self.device, dtype).eval().requires_grad_(False) for m in (pipe.vae, pipe.unet, pipe.text_encoder)]
-        self.tokenizer, self.scheduler_config = pipe.tokenizer, pipe.scheduler.config
+        super().__init__(pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, device, dtype)
+        self.scheduler_config = pipe.scheduler.config
         self.steps, self.guidance_scale, self.batch_size = steps, guidance_scale, batch_size
-        self.image_size = int(self.unet.config.sample_size) * 2 ** (len(self.vae.config.block_out_channels) - 1)
-        self._embeds = {}
 
     @classmethod
     def from_pretrained(cls, model="tiny-sd", device=None, dtype=torch.float32, **kw):
@@ -34,20 +31,11 @@ class DiffusionEditor:
         return cls(load_sd(model, get_device(device), dtype), device=device, dtype=dtype, **kw)
 
     @torch.no_grad()
-    def embed(self, text: str, n: int) -> torch.Tensor:
-        if text not in self._embeds:
-            ids = self.tokenizer([text], padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
-            self._embeds[text] = self.text_encoder(ids.to(self.device))[0]
-        return self._embeds[text].expand(n, -1, -1)
-
-    @torch.no_grad()
     def eps(self, z, t, prompt: str, guidance_scale: float | None) -> torch.Tensor:
-        "Noise prediction for `prompt`; classifier-free guided unless `guidance_scale` is None or 1."
-        n = len(z)
-        if guidance_scale is None or guidance_scale == 1: return self.unet(z, t, self.embed(prompt, n)).sample
-        e = self.unet(torch.cat([z, z]), t, torch.cat([self.embed("", n), self.embed(prompt, n)])).sample
-        e_u, e_c = e.chunk(2)
-        return e_u + guidance_scale * (e_c - e_u)
+        "Noise prediction (float32) for `prompt`; classifier-free guided unless `guidance_scale` is None or 1."
+        n = len(z); cond = self._embed(prompt).expand(n, -1, -1)
+        if guidance_scale is None or guidance_scale == 1: return self.unet(z.to(self.dtype), t, cond).sample.float()
+        return self.guided_eps(z, t, cond, self._embed("").expand(n, -1, -1), guidance_scale)
 
     def _check(self, images, strength):
         check_images(images)
@@ -55,14 +43,12 @@ class DiffusionEditor:
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, generator=None, sample: bool = True) -> torch.Tensor:
-        x = x.to(self.device, self.dtype)
-        if x.shape[-1] != self.image_size: x = torch.nn.functional.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
-        d = self.vae.encode(x).latent_dist
-        return (d.sample(generator) if sample else d.mode()) * self.vae.config.scaling_factor
+        "Scaled latents (float32) of images: a posterior sample (SDEdit) or its mean (DDIB's deterministic inversion)."
+        return self.vae_encode(x, sample, generator).float()
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, size: int) -> torch.Tensor:
-        x = self.vae.decode(z / self.vae.config.scaling_factor).sample.float().clamp(-1, 1)
+        x = self.vae.decode((z / self.vae.config.scaling_factor).to(self.dtype)).sample.float().clamp(-1, 1)
         if x.shape[-1] != size: x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         return x
 
@@ -120,7 +106,7 @@ class SDDEditor:
     "A trained manipulator (or its run folder) with the baselines' `edit(images, prompt, ...)` call."
     def __init__(self, run_or_manipulator, device="cpu", batch_size: int = 64):
         if isinstance(run_or_manipulator, (str, Path)):
-            self.prompt = DistillConfig.from_yaml(Path(run_or_manipulator) / "config.yaml").prompt
+            self.prompt = DistillConfig.from_run(run_or_manipulator).prompt
             self.manipulator = load_manipulator(run_or_manipulator, device)
         else: self.manipulator, self.prompt = run_or_manipulator, None
         self.batch_size = batch_size

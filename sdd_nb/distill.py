@@ -25,11 +25,13 @@ from .metrics import toy_truth, edit_metrics
 from .toyfaces import ToyFaces, CAPTION_PREFIX, describe, parse_prompt, sample_spec
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'DistillConfig', 'config_diff',
-           'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss', 'default_run_dir', 'train',
-           'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial', 'main']
+__all__ = ['RUN_LEGACY', 'PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'DistillConfig',
+           'config_diff', 'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss', 'default_run_dir',
+           'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial']
 
 # %% ../nbs/05_distill.ipynb #98b0646f
+RUN_LEGACY = {"guidance": "sds", "prompts": "edit", "decoding": "plain"}   # what runs written before these settings existed did
+
 def _toy_prompt(prompt: str) -> bool:
     "Whether the toy world knows `prompt` (it can then write each face's caption with the edit)."
     try: parse_prompt(prompt); return True
@@ -81,6 +83,14 @@ class DistillConfig(Config):
     device: str = "cpu"
     seed: int = 0
 
+    @classmethod
+    def from_run(cls, run: str | Path) -> "DistillConfig":
+        "The settings of run folder `run` (its config.yaml); settings added since it was written take the values it ran with (`RUN_LEGACY`)."
+        import yaml
+        f = Path(run) / "config.yaml"
+        if not f.exists(): raise FileNotFoundError(f"{run} has no config.yaml: it is not a run folder")
+        return cls.from_dict({**RUN_LEGACY, **(yaml.safe_load(f.read_text()) or {})})
+
     def resolve(self) -> "DistillConfig":
         "Make the 'auto' settings concrete (in place; `check` calls it): prompts, decoding."
         if self.prompts == "auto":
@@ -90,7 +100,8 @@ class DistillConfig(Config):
         return self
 
     def check(self) -> "DistillConfig":
-        "Every setting's type and value: a clear error that names the setting (lists become tuples, ints floats where due)."
+        """Every setting's type and value: a clear error that names the setting (lists become tuples, ints floats where due).
+        The 'auto' settings are resolved in place (`resolve`): a checked config is concrete, so vary an unchecked one."""
         for f in dataclasses.fields(self): setattr(self, f.name, _coerce(getattr(self, f.name), f.type, f"DistillConfig.{f.name}"))
         check_prompt(self.prompt, "prompt")
         self.resolve()                                              # "auto" made concrete: config.yaml records the choice
@@ -157,7 +168,8 @@ def config_diff(run: str | Path, cfg: DistillConfig) -> dict:
     `RESUME_FREE` (`source_prompt` counts where DDS trains against it)."""
     f = Path(run) / "config.yaml"
     if not f.exists(): return {}
-    saved, norm = DistillConfig.from_yaml(f), (lambda v: tuple(v) if isinstance(v, list) else v)
+    saved, norm = DistillConfig.from_run(run).resolve(), (lambda v: tuple(v) if isinstance(v, list) else v)
+    cfg = cfg.replace().resolve()                                # 'auto' compared as what it resolves to
     free = [k for k in RESUME_FREE if not (k == "source_prompt" and cfg.guidance == "dds" and cfg.prompts == "edit")]
     return {k: (getattr(saved, k), getattr(cfg, k)) for k in DistillConfig.__dataclass_fields__
             if k not in free and norm(getattr(saved, k)) != norm(getattr(cfg, k))}
@@ -275,6 +287,7 @@ def prompt_pairs(cfg: DistillConfig, specs=None, n: int = 1) -> tuple:
     In the toy world the source prompt defaults to the captions' bare prefix ('a photo of a face')."""
     if cfg.prompts == "auto": cfg = cfg.replace().resolve()
     if cfg.prompts == "edit": return cfg.prompt, cfg.source_prompt or CAPTION_PREFIX
+    if specs is None: raise ValueError("prompts='caption' writes each face's caption: pass the faces' specs (or prompts='edit')")
     k, v = parse_prompt(cfg.prompt)
     return [describe(s.replace(**{k: v}).attributes) for s in specs], [describe(s.attributes) for s in specs]
 
@@ -671,9 +684,10 @@ def edit(manipulator, images, batch_size: int = 64, device="cpu", progress: bool
 
 # %% ../nbs/05_distill.ipynb #125b9591
 def inference_speed(fn, images: torch.Tensor, batch: int = 50, repeats: int = 3) -> float:
-    "Images per second of `fn` over `images` in batches (median of `repeats` passes, after a warm-up pass)."
+    "Images per second of `fn` over `images` in batches (median of `repeats` passes, after a warm-up batch)."
     with torch.no_grad():
-        times = time_calls(lambda: [fn(images[i:i + batch]) for i in range(0, len(images), batch)], repeats, images.device)
+        fn(images[:batch])                                                    # warm-up: one batch
+        times = time_calls(lambda: [fn(images[i:i + batch]) for i in range(0, len(images), batch)], repeats, images.device, warmup=0)
     return len(images) / float(np.median(times))
 
 def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, split: str = "test", speed: bool = True) -> dict:
@@ -683,7 +697,7 @@ def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, sp
     'judge' is used with a warning when the run trained with the judge's identity term). `speed=False` skips timing inference."""
     if split not in ("test", "val"): raise ValueError(f"split must be 'test' or 'val'; got {split!r}")
     sfx = "" if split == "test" else f"_{split}"
-    run = Path(run); cfg = DistillConfig.from_yaml(run / "config.yaml")
+    run = Path(run); cfg = DistillConfig.from_run(run)
     if split != "test" and cfg.data != "toyfaces": raise ValueError(f"split={split!r} is the toy world's; {cfg.data} has its own held-out images")
     device = get_device(device)
     m = load_manipulator(run, device)
@@ -736,25 +750,8 @@ def trial(settings: dict, out_dir: str | Path, split: str = "val", judge=None, s
     run = train(DistillConfig.from_dict(settings), out_dir, resume=True, progress=False, judge=judge)
     return evaluate_run(run, scorer, split=split, speed=False)
 
-def main(argv=None) -> Path:
-    import argparse, yaml
-    ap = argparse.ArgumentParser(prog="python -m sdd_nb.distill", description="Train one SDD manipulator (under torchrun too).")
-    ap.add_argument("--out", required=True, help="the run folder")
-    ap.add_argument("--preset", default=None, help="a preset of sdd_nb.presets (toy, celeba-hq, afhq-cat, lsun-car)")
-    ap.add_argument("--config", default=None, help="a DistillConfig YAML (applied after the preset)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="settings to override (values in YAML)")
-    ap.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    ap.add_argument("--overwrite", action="store_true", help="start again (the old folder is kept, renamed)")
-    a = ap.parse_args(argv)
-    over = yaml.safe_load(Path(a.config).read_text()) or {} if a.config else {}
-    for kv in a.set:
-        if "=" not in kv: ap.error(f"--set takes KEY=VALUE; got {kv!r}")
-        k, v = kv.split("=", 1); over[k] = yaml.safe_load(v)
-    if a.preset:
-        from sdd_nb.presets import preset
-        cfg = preset(a.preset, **over)
-    else: cfg = DistillConfig.from_dict(over)
-    return train(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
 
 # %% ../nbs/05_distill.ipynb #d1c1471d
-if __name__ == "__main__": main()
+if __name__ == "__main__":          # `python -m sdd_nb.distill`: the command line lives in sdd_nb.presets, which knows the presets
+    from sdd_nb.presets import train_cli
+    train_cli()

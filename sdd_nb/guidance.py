@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .core import check_images, get_device
 
 # %% auto #0
-__all__ = ['WEIGHTINGS', 'NonFiniteGuidanceError', 'check_prompt', 'Supervisor']
+__all__ = ['WEIGHTINGS', 'NonFiniteGuidanceError', 'check_prompt', 'FrozenDiffusion', 'Supervisor']
 
 # %% ../nbs/02_guidance.ipynb #b7539891
 class NonFiniteGuidanceError(FloatingPointError):
@@ -38,48 +38,17 @@ def check_prompt(prompt, name: str = "prompt") -> list[str]:
     return ps
 
 # %% ../nbs/02_guidance.ipynb #63fd041d
-class Supervisor:
-    """A frozen Stable-Diffusion-compatible model that gives score-distillation gradients.
-
-    `guidance_scale` (s), `weighting` (w(t), a key of `WEIGHTINGS`) and `topk` (None: keep every entry;
-    an int: keep that many largest |grad| entries per latent; 'recipe': 1/16 of the entries, the recipe's
-    1024 of 4x64x64) define the gradient; `chunk` bounds how many (image, timestep) rows share one pass."""
-    def __init__(self, vae, unet, text_encoder, tokenizer, scheduler, guidance_scale: float = 100.0,
-                 weighting: str = "1-alpha_bar", topk: int | str | None = None, chunk: int = 16,
-                 device=None, dtype: torch.dtype = torch.float32, sample_posterior: bool = False):
+class FrozenDiffusion:
+    """The frozen parts of a Stable-Diffusion-compatible model that the supervisor and the diffusion baselines
+    (`sdd_nb.baselines`) share: VAE, UNet and text encoder on `device` in `dtype` with no gradients, the tokenizer, a
+    prompt-embedding cache, the VAE encoder at the model's resolution, and one classifier-free guided UNet call."""
+    def __init__(self, vae, unet, text_encoder, tokenizer, device=None, dtype: torch.dtype = torch.float32):
         self.device, self.dtype = get_device(device), dtype
         self.vae, self.unet, self.text_encoder = [m.to(self.device, dtype).eval().requires_grad_(False) for m in (vae, unet, text_encoder)]
-        self.tokenizer, self.scheduler = tokenizer, scheduler
-        if weighting not in WEIGHTINGS: raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
-        if not (isinstance(guidance_scale, (int, float)) and guidance_scale == guidance_scale): raise ValueError(f"guidance_scale must be a number; got {guidance_scale!r}")
-        if chunk < 1: raise ValueError(f"chunk must be >= 1; got {chunk}")
-        self.guidance_scale, self.weighting, self.chunk, self.sample_posterior = float(guidance_scale), weighting, int(chunk), sample_posterior
-        self.num_train_timesteps = int(scheduler.config.num_train_timesteps)
-        self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device, torch.float32)
+        self.tokenizer = tokenizer
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.image_size = int(self.unet.config.sample_size) * self.vae_scale_factor
-        self.latent_shape = (int(self.unet.config.in_channels), int(self.unet.config.sample_size), int(self.unet.config.sample_size))
-        n = self.latent_shape[0] * self.latent_shape[1] * self.latent_shape[2]
-        if topk == "recipe": topk = max(1, round(n * 1024 / (4 * 64 * 64)))
-        if topk is not None and not (isinstance(topk, int) and 0 < topk <= n):
-            raise ValueError(f"topk must be None, 'recipe' or an int in [1, {n}] (the latent has {n} entries); got {topk!r}")
-        self.topk = topk
         self._embeds: dict[str, torch.Tensor] = {}
-
-    @classmethod
-    def from_pipeline(cls, pipe, **kwargs) -> "Supervisor":
-        "From a diffusers `StableDiffusionPipeline` (or anything with its five components)."
-        return cls(pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, pipe.scheduler, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, model: str | Path = "tiny-sd", device=None, dtype: torch.dtype = torch.float32, **kwargs) -> "Supervisor":
-        "By embedded name, local folder or hub id (see `sdd_nb.models.load_sd` for the errors)."
-        from sdd_nb.models import load_sd
-        return cls.from_pipeline(load_sd(model, get_device(device), dtype), device=device, dtype=dtype, **kwargs)
-
-    def __repr__(self):
-        return (f"Supervisor(image {self.image_size}px -> latent {self.latent_shape}, T={self.num_train_timesteps}, "
-                f"s={self.guidance_scale:g}, w(t)={self.weighting}, topk={self.topk}, {self.device}, {self.dtype})")
 
     # -- prompts ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -100,16 +69,66 @@ class Supervisor:
         if n is not None and len(ps) != n: raise ValueError(f"got {len(ps)} prompts for {n} images")
         return torch.cat([self._embed(p) for p in ps])
 
-    # -- images and timesteps ---------------------------------------------------------------------
-    def encode_images(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        "Latents (float32) of NCHW images in [-1, 1], resized to the VAE's resolution; differentiable."
-        check_images(images)
+    def vae_encode(self, images: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+        "Scaled latents (in `dtype`) of NCHW images in [-1, 1], resized (bilinear) to the VAE's resolution: the posterior's mean or a sample."
         x = images.to(self.device)
         if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
         d = self.vae.encode(x.to(self.dtype)).latent_dist
-        z = d.sample(generator) if self.sample_posterior else d.mean
-        return z.float() * self.vae.config.scaling_factor
+        return (d.sample(generator) if sample else d.mean) * self.vae.config.scaling_factor
+
+    @torch.no_grad()
+    def guided_eps(self, z_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor, s: float) -> torch.Tensor:
+        "Classifier-free guided noise eps_u + s (eps_c - eps_u) (float32) from one UNet call on the batch twice; `t` one per row or one."
+        b = len(z_t)
+        tt = torch.cat([t, t]) if t.ndim else t
+        e = self.unet(torch.cat([z_t, z_t]).to(self.dtype), tt, torch.cat([uncond, cond]).to(self.dtype)).sample.float()
+        return e[:b] + s * (e[b:] - e[:b])
+
+class Supervisor(FrozenDiffusion):
+    """A frozen Stable-Diffusion-compatible model that gives score-distillation gradients.
+
+    `guidance_scale` (s), `weighting` (w(t), a key of `WEIGHTINGS`) and `topk` (None: keep every entry;
+    an int: keep that many largest |grad| entries per latent; 'recipe': 1/16 of the entries, the recipe's
+    1024 of 4x64x64) define the gradient; `chunk` bounds how many (image, timestep) rows share one pass."""
+    def __init__(self, vae, unet, text_encoder, tokenizer, scheduler, guidance_scale: float = 100.0,
+                 weighting: str = "1-alpha_bar", topk: int | str | None = None, chunk: int = 16,
+                 device=None, dtype: torch.dtype = torch.float32, sample_posterior: bool = False):
+        super().__init__(vae, unet, text_encoder, tokenizer, device, dtype)
+        self.scheduler = scheduler
+        if weighting not in WEIGHTINGS: raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
+        if not (isinstance(guidance_scale, (int, float)) and guidance_scale == guidance_scale): raise ValueError(f"guidance_scale must be a number; got {guidance_scale!r}")
+        if chunk < 1: raise ValueError(f"chunk must be >= 1; got {chunk}")
+        self.guidance_scale, self.weighting, self.chunk, self.sample_posterior = float(guidance_scale), weighting, int(chunk), sample_posterior
+        self.num_train_timesteps = int(scheduler.config.num_train_timesteps)
+        self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device, torch.float32)
+        self.latent_shape = (int(self.unet.config.in_channels), int(self.unet.config.sample_size), int(self.unet.config.sample_size))
+        n = self.latent_shape[0] * self.latent_shape[1] * self.latent_shape[2]
+        if topk == "recipe": topk = max(1, round(n * 1024 / (4 * 64 * 64)))
+        if topk is not None and not (isinstance(topk, int) and 0 < topk <= n):
+            raise ValueError(f"topk must be None, 'recipe' or an int in [1, {n}] (the latent has {n} entries); got {topk!r}")
+        self.topk = topk
+
+    @classmethod
+    def from_pipeline(cls, pipe, **kwargs) -> "Supervisor":
+        "From a diffusers `StableDiffusionPipeline` (or anything with its five components)."
+        return cls(pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, pipe.scheduler, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, model: str | Path = "tiny-sd", device=None, dtype: torch.dtype = torch.float32, **kwargs) -> "Supervisor":
+        "By embedded name, local folder or hub id (see `sdd_nb.models.load_sd` for the errors)."
+        from sdd_nb.models import load_sd
+        return cls.from_pipeline(load_sd(model, get_device(device), dtype), device=device, dtype=dtype, **kwargs)
+
+    def __repr__(self):
+        return (f"Supervisor(image {self.image_size}px -> latent {self.latent_shape}, T={self.num_train_timesteps}, "
+                f"s={self.guidance_scale:g}, w(t)={self.weighting}, topk={self.topk}, {self.device}, {self.dtype})")
+
+    # -- images and timesteps ---------------------------------------------------------------------
+    def encode_images(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        "Latents (float32) of NCHW images in [-1, 1], resized to the VAE's resolution; differentiable."
+        check_images(images)
+        return self.vae_encode(images, self.sample_posterior, generator).float()
 
     def check_timesteps(self, t, n: int | None = None) -> torch.Tensor:
         "Timesteps as a long tensor (n,) on the device; ints in [0, T-1] or a clear error."
@@ -138,11 +157,8 @@ class Supervisor:
         cond, uncond = self.encode_prompt(prompt, n), self._embed("").expand(n, -1, -1)
         out = []
         for i in range(0, n, self.chunk):
-            j = slice(i, i + self.chunk); b = len(z_t[j])
-            e = self.unet(torch.cat([z_t[j], z_t[j]]).to(self.dtype), torch.cat([t[j], t[j]]),
-                          torch.cat([uncond[j], cond[j]])).sample.float()
-            e_u, e_c = e[:b], e[b:]
-            out.append(e_u + s * (e_c - e_u))
+            j = slice(i, i + self.chunk)
+            out.append(self.guided_eps(z_t[j], t[j], cond[j], uncond[j], s))
         return torch.cat(out)
 
     @torch.no_grad()

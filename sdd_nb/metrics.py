@@ -6,7 +6,7 @@ measures any editor on the same images."""
 
 # %% ../nbs/07_metrics.ipynb #b1ffd0e7
 from __future__ import annotations
-import shutil, tempfile, time
+import shutil, tempfile, time, warnings
 from pathlib import Path
 
 import torch
@@ -148,6 +148,9 @@ def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str 
     row["clip_convention"] = f"{clip_name}/{convention}"
     if truth is not None:
         if judge is None: judge = load_judge("scorer", device)          # the judge that took no part in training
+        elif getattr(judge, "role", "judge") != "scorer":
+            warnings.warn(f"measure_edits: a judge of role {getattr(judge, 'role', 'judge')!r} reads the edits; if it trained them (the toy "
+                          "identity term) the numbers are not independent. The default is the scorer.")
         m = edit_metrics(edited, truth, judge)
         row |= {k: v for k, v in m.items() if not isinstance(v, dict) and k != "n_images"}
     return row, edited

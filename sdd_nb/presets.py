@@ -10,10 +10,10 @@ import os, sys
 from pathlib import Path
 
 import pandas as pd
-from .distill import DistillConfig
+from .distill import DistillConfig, train
 
 # %% auto #0
-__all__ = ['PRESETS', 'roots', 'preset', 'missing_files', 'describe', 'main']
+__all__ = ['PRESETS', 'roots', 'preset', 'missing_files', 'describe', 'main', 'train_cli']
 
 # %% ../nbs/11_presets.ipynb #b1f32ccc
 _RECIPE = dict(guidance="sds", prompts="edit", decoding="plain",       # the paper's objective
@@ -73,6 +73,25 @@ def main(argv=None):
     "python -m sdd_nb.presets: print the presets and the files each still needs."
     with pd.option_context("display.max_colwidth", 60, "display.width", 200): print(describe().to_string())
     print(f"\nroots: {roots()} (set $SDD_WEIGHTS and $SDD_DATA)")
+
+# %% ../nbs/11_presets.ipynb #7c1a2e02
+def train_cli(argv=None) -> Path:
+    "`python -m sdd_nb.distill ...`: a preset, a YAML and `--set` overrides, in that order, then `train`."
+    import argparse, yaml
+    ap = argparse.ArgumentParser(prog="python -m sdd_nb.distill", description="Train one SDD manipulator (under torchrun too).")
+    ap.add_argument("--out", required=True, help="the run folder")
+    ap.add_argument("--preset", default=None, help=f"a preset of sdd_nb.presets ({', '.join(PRESETS)})")
+    ap.add_argument("--config", default=None, help="a DistillConfig YAML (applied after the preset)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="settings to override (values in YAML)")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    ap.add_argument("--overwrite", action="store_true", help="start again (the old folder is kept, renamed)")
+    a = ap.parse_args(argv)
+    over = yaml.safe_load(Path(a.config).read_text()) or {} if a.config else {}
+    for kv in a.set:
+        if "=" not in kv: ap.error(f"--set takes KEY=VALUE; got {kv!r}")
+        k, v = kv.split("=", 1); over[k] = yaml.safe_load(v)
+    cfg = preset(a.preset, **over) if a.preset else DistillConfig.from_dict(over)
+    return train(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
 
 # %% ../nbs/11_presets.ipynb #54e3afc1
 if __name__ == "__main__": main(sys.argv[1:])
