@@ -70,18 +70,19 @@ class FrozenDiffusion:
         return torch.cat([self._embed(p) for p in ps])
 
     def vae_encode(self, images: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
-        "Scaled latents (in `dtype`) of NCHW images in [-1, 1], resized (bilinear) to the VAE's resolution: the posterior's mean or a sample."
+        "Scaled latents (float32) of NCHW images in [-1, 1], resized (bilinear) to the VAE's resolution: the posterior's mean or a sample."
         x = images.to(self.device)
         if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
         d = self.vae.encode(x.to(self.dtype)).latent_dist
-        return (d.sample(generator) if sample else d.mean) * self.vae.config.scaling_factor
+        z = d.sample(generator) if sample else d.mean
+        return z.float() * self.vae.config.scaling_factor
 
     @torch.no_grad()
     def guided_eps(self, z_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor, s: float) -> torch.Tensor:
-        "Classifier-free guided noise eps_u + s (eps_c - eps_u) (float32) from one UNet call on the batch twice; `t` one per row or one."
+        "Classifier-free guided noise eps_u + s (eps_c - eps_u) (float32) from one UNet call on the batch twice; `t` one per row or one (int or tensor)."
         b = len(z_t)
-        tt = torch.cat([t, t]) if t.ndim else t
+        t = torch.as_tensor(t, device=z_t.device).reshape(-1).expand(b); tt = torch.cat([t, t])
         e = self.unet(torch.cat([z_t, z_t]).to(self.dtype), tt, torch.cat([uncond, cond]).to(self.dtype)).sample.float()
         return e[:b] + s * (e[b:] - e[:b])
 

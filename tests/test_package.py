@@ -57,3 +57,16 @@ def test_edit_speed_benchmark_writes_json_and_refuses_a_non_run(root, tmp_path, 
     assert res["runs"][0]["images_per_second"] > 0 and res["runs"][0]["speedup_vs_sdedit"] > 0 and res["sdedit_images_per_second"] > 0
     r = subprocess.run([python, str(root / "bench" / "edit_speed.py"), str(tmp_path), "--out", str(tmp_path / "x.json")], capture_output=True, text=True)
     assert r.returncode != 0 and "not a finished run folder" in r.stderr and not (tmp_path / "x.json").exists()
+
+
+def test_train_wall_benchmark_writes_json_and_keeps_foreign_folders(root, tmp_path, python):
+    out, work = tmp_path / "w.json", tmp_path / "work"
+    args = [python, str(root / "bench" / "train_wall.py"), "--prompt", "smiling", "--work", str(work), "--out", str(out), "--param",
+            "steps=2", "batch_size=2", "hqs_images=2", "hqs_step=400", "train_images=8", "eval_images=4", "sdedit_images=0"]
+    subprocess.run(args, check=True, capture_output=True, cwd=tmp_path)
+    res = json.loads(out.read_text())
+    assert res["wall_seconds"] > 0 and res["steps"] == 2 and res["guidance"] == "dds" and 0 <= res["edit_success"] <= 1
+    subprocess.run(args, check=True, capture_output=True, cwd=tmp_path)             # its own scratch folder is replaced
+    mine = tmp_path / "mine"; mine.mkdir(); (mine / "keep.txt").write_text("x")
+    r = subprocess.run(args[:5] + [str(mine)] + args[6:], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0 and "not this benchmark's scratch folder" in r.stderr and (mine / "keep.txt").exists()
