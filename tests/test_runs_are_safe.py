@@ -131,8 +131,9 @@ def test_extending_twice_keeps_both_finished_results(sup, judge, finished, tmp_p
     (dict(selection="fixed"), "needs a timestep"),
     (dict(hqs_grid=(300,)), "at least two timesteps"),
     (dict(hqs_grid=(300, 300)), "distinct"),
-    (dict(data="/no/such/folder"), "not found"),
-    (dict(data=str(Path(__file__).parent)), "holds no images"),       # a folder, but of no images
+    (dict(data="/no/such/folder", source_prompt="a photo of a face"), "not found"),
+    (dict(data=str(Path(__file__).parent), source_prompt="a photo of a face"), "holds no images"),       # a folder, but of no images
+    (dict(data="/no/such/folder"), "give source_prompt"),              # DDS (the default) on images without captions
     (dict(batch_size=0), "batch_size must be >= 1"),
     (dict(w_l1=-1.0), "w_l1 must be >= 0"),
     (dict(precision="fp8"), "precision must be one of"),
