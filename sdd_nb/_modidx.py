@@ -256,6 +256,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sdd_nb.metrics.edit_metrics': ('metrics.html#edit_metrics', 'sdd_nb/metrics.py'),
                                 'sdd_nb.metrics.fid': ('metrics.html#fid', 'sdd_nb/metrics.py'),
                                 'sdd_nb.metrics.measure_edits': ('metrics.html#measure_edits', 'sdd_nb/metrics.py'),
+                                'sdd_nb.metrics.scoring_judge': ('metrics.html#scoring_judge', 'sdd_nb/metrics.py'),
                                 'sdd_nb.metrics.ssim_map': ('metrics.html#ssim_map', 'sdd_nb/metrics.py'),
                                 'sdd_nb.metrics.toy_truth': ('metrics.html#toy_truth', 'sdd_nb/metrics.py')},
             'sdd_nb.models': { 'sdd_nb.models.Judge': ('models.html#judge', 'sdd_nb/models.py'),

@@ -21,7 +21,7 @@ from .core import (Config, _coerce, get_device, check_images, save_json, atomic_
 from .guidance import Supervisor, NonFiniteGuidanceError, check_prompt
 from .hqs import hqs, select_timesteps, parse_selection, Selection, DEFAULT_GRID
 from .manipulators import build_manipulator, VAEGenerator
-from .metrics import toy_truth, edit_metrics
+from .metrics import toy_truth, edit_metrics, scoring_judge
 from .toyfaces import ToyFaces, CAPTION_PREFIX, describe, parse_prompt, sample_spec
 
 # %% auto #0
@@ -714,14 +714,8 @@ def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, sp
     if truth is not None:
         x = truth["image"]
         with torch.no_grad(): y = torch.cat([m(x[i:i + 50].to(device)).cpu() for i in range(0, len(x), 50)])
-        if scorer is None:
-            from sdd_nb.models import load_judge
-            scorer = load_judge("scorer", device)
-        role = getattr(scorer, "role", "judge")
-        if role != "scorer" and cfg.identity == "judge" and cfg.w_id > 0:
-            warnings.warn(f"{run} trained with the judge's identity term and is scored by a judge of role {role!r}: the numbers are not "
-                          "independent. Score with the scorer (evaluate_run's default).")
-        metrics |= edit_metrics(y, truth, scorer.to(device).eval()) | {"scored_by": role}
+        scorer = scoring_judge(scorer, device, trained_with_it=cfg.identity == "judge" and cfg.w_id > 0)
+        metrics |= edit_metrics(y, truth, scorer.to(device).eval()) | {"scored_by": getattr(scorer, "role", "judge")}
         save_grid([x[:n_grid], y[:n_grid], truth["truth"][:n_grid]], run / f"before_after{sfx}.png", row_labels=["source", "SDD", "truth"])
     elif cfg.generator != "vae":                                  # held-out e4e codes: source = their rendering
         metrics |= {k: None for k in keys}

@@ -17,7 +17,8 @@ from .models import clip_encode_images, load_clip, load_judge
 from .toyfaces import ATTRIBUTES, SPLITS, parse_prompt, render, sample_spec
 
 # %% auto #0
-__all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'toy_truth', 'ssim_map', 'edit_metrics', 'TinyClipFeatures', 'fid', 'measure_edits']
+__all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'toy_truth', 'ssim_map', 'scoring_judge', 'edit_metrics', 'TinyClipFeatures', 'fid',
+           'measure_edits']
 
 # %% ../nbs/07_metrics.ipynb #6e664072
 def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True) -> dict:
@@ -54,6 +55,16 @@ def _dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
 
 def _masked_mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return (v * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
+
+def scoring_judge(judge=None, device="cpu", trained_with_it: bool = True):
+    """The judge that reads edits: by default the embedded `scorer`, which trains nothing. Another judge is returned as it is,
+    with a warning when it is not the scorer and may have trained the edits (`trained_with_it`: its identity head was a loss)."""
+    if judge is None: return load_judge("scorer", device)
+    role = getattr(judge, "role", "judge")
+    if role != "scorer" and trained_with_it:
+        warnings.warn(f"a judge of role {role!r} reads the edits; if its identity head trained them the numbers are not independent. "
+                      "Score with the scorer (the default).")
+    return judge
 
 @torch.no_grad()
 def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200) -> dict:
@@ -147,10 +158,6 @@ def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str 
     row["directional_clip"] = directional_clip(clip, tokenizer, images, edited, source_prompt, prompt, convention).mean().item()
     row["clip_convention"] = f"{clip_name}/{convention}"
     if truth is not None:
-        if judge is None: judge = load_judge("scorer", device)          # the judge that took no part in training
-        elif getattr(judge, "role", "judge") != "scorer":
-            warnings.warn(f"measure_edits: a judge of role {getattr(judge, 'role', 'judge')!r} reads the edits; if it trained them (the toy "
-                          "identity term) the numbers are not independent. The default is the scorer.")
-        m = edit_metrics(edited, truth, judge)
+        m = edit_metrics(edited, truth, scoring_judge(judge, device))
         row |= {k: v for k, v in m.items() if not isinstance(v, dict) and k != "n_images"}
     return row, edited
