@@ -17,11 +17,12 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # The main job of the embedded default: the toy world's figures, then SDD trained for "white hair" and measured
-# (a finished run is kept and only re-measured; delete _runs/demo-white_hair to train again).
+# (a finished run is kept and only re-measured; delete _runs/demo-white_hair to train again). SDD_PROGRESS=terminal:
+# the notebook's training bar is drawn here, not only papermill's per-cell bar (sdd_nb.core.progress_bar).
 demo: install
 	@mkdir -p _runs
 	$(BIN)/papermill nbs/toyworld.ipynb _runs/toyworld.ipynb --log-level WARNING
-	$(BIN)/papermill nbs/train.ipynb _runs/train-white_hair.ipynb -p prompt "white hair" -p out_dir _runs/demo-white_hair -p resume True --log-level WARNING
+	SDD_PROGRESS=terminal $(BIN)/papermill nbs/train.ipynb _runs/train-white_hair.ipynb -p prompt "white hair" -p out_dir _runs/demo-white_hair -p resume True --log-level WARNING
 	@echo "toy-world figures in figures/; the SDD run in _runs/demo-white_hair (metrics.json, before_after.png)"
 
 # The HQS figures of the paper's Figure 4 (a few minutes on the CPU).
@@ -50,3 +51,27 @@ DEVICE ?= cuda
 DTYPE ?= bfloat16
 bench-paper: install
 	$(PY) bench/paper_scale.py --device $(DEVICE) --dtype $(DTYPE)
+
+# JupyterLab on the project (Ctrl+C stops it). The kernel of .venv is registered inside .venv with the display name
+# "sdd-nb (.venv)" under the kernel name python3, the name the notebooks record: opening or saving one changes
+# nothing that papermill or nbdev-clean read. Kernels get CurveZMQ-encrypted channels (transport_encryption=auto; ipykernel
+# declares it): jupyter_client's default leaves them plain and ipykernel 7 warns at every kernel start.
+# LAB_PORT=8888; LAB_ARGS for more options (e.g. --no-browser --ip 0.0.0.0).
+.PHONY: lab docs screenshots
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+lab: install
+	@$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "sdd-nb (.venv)" >/dev/null
+	@echo "kernel 'sdd-nb (.venv)' registered in $(VENV); JupyterLab starts on http://localhost:$(LAB_PORT)/lab (the URL with its token is printed below; Ctrl+C stops it)"
+	$(BIN)/jupyter lab --notebook-dir=. --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) --KernelManager.transport_encryption=auto $(LAB_ARGS)
+
+# The notebooks as a static site with their outputs: _site/index.html, in reading order. Library notebooks are executed
+# (one at a time, one thread: a few minutes); experiment notebooks show their last run under _runs/ (make demo,
+# make figures, make reproduce), else their source. DOCS_ARGS: e.g. --only index,00_core, --no-execute, --jobs 2.
+docs: install
+	OMP_NUM_THREADS=1 $(PY) tools/docs.py --out _site $(DOCS_ARGS)
+
+# Refresh the committed screenshots (docs/screenshots/*.png): the site (make docs), then the browser test with
+# train.ipynb at its 300 steps in JupyterLab (a few minutes on the CPU).
+screenshots: docs
+	SDD_SCREENSHOTS=docs/screenshots OMP_NUM_THREADS=1 $(BIN)/pytest -q tests/test_browser.py

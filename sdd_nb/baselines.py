@@ -7,9 +7,8 @@ SDD manipulator wrapped in `SDDEditor`, so experiment notebooks treat them alike
 # %% ../nbs/06_baselines.ipynb #26e53e6e
 from __future__ import annotations
 import torch
-from tqdm.auto import tqdm
 from pathlib import Path
-from .core import check_images, get_device
+from .core import check_images, get_device, progress_bar
 from .guidance import FrozenDiffusion, check_prompt
 from .distill import DistillConfig, train, load_manipulator
 from .clipdir import DirectionalCLIPLoss
@@ -58,7 +57,7 @@ class DiffusionEditor(FrozenDiffusion):
         check_prompt(prompt); self._check(images, strength)
         g = torch.Generator().manual_seed(seed)
         out = []
-        for i in tqdm(range(0, len(images), self.batch_size), desc=type(self).__name__, disable=not progress, leave=False):
+        for i in progress_bar(range(0, len(images), self.batch_size), desc=type(self).__name__, disable=not progress, leave=False):
             out.append(self._edit_batch(images[i:i + self.batch_size], prompt, strength, source_prompt, g).cpu())
         return torch.cat(out)
 

@@ -14,9 +14,9 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['get_device', 'machine_name', 'seed_everything', 'check_images', 'rgb_image', 'to_tensor', 'to_uint8', 'to_pil',
-           'resize_images', 'load_image', 'save_image', 'psnr', 'time_calls', 'atomic_write', 'save_json', 'save_text',
-           'save_csv', 'save_figure', 'make_run_dir', 'load_torch', 'image_grid', 'save_grid', 'Config', 'project_root',
-           'project_path']
+           'resize_images', 'load_image', 'save_image', 'psnr', 'time_calls', 'progress_bar', 'atomic_write',
+           'save_json', 'save_text', 'save_csv', 'save_figure', 'make_run_dir', 'load_torch', 'image_grid', 'save_grid',
+           'Config', 'project_root', 'project_path']
 
 # %% ../nbs/00_core.ipynb #249c06bd
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -163,6 +163,16 @@ def time_calls(fn, repeats: int = 3, device: str | torch.device = "cpu", warmup:
     for _ in range(repeats):
         t0 = time.perf_counter(); fn(); sync(); times.append(time.perf_counter() - t0)
     return times
+
+# %% ../nbs/00_core.ipynb #b7e2a002
+def progress_bar(iterable=None, **kwargs):
+    "tqdm over `iterable` (a widget in Jupyter, text elsewhere); on the terminal that started papermill if SDD_PROGRESS=terminal."
+    if os.environ.get("SDD_PROGRESS", "").lower() == "terminal":
+        import sys
+        from tqdm.std import tqdm
+        return tqdm(iterable, file=sys.__stderr__, **kwargs)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)
 
 # %% ../nbs/00_core.ipynb #764edeec
 def atomic_write(path: str | Path, write_fn) -> Path:

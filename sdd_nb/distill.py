@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from safetensors.torch import save_file, load_file
-from .core import (Config, _coerce, get_device, check_images, save_json, atomic_write, save_grid, project_path, load_torch,
+from .core import (progress_bar, Config, _coerce, get_device, check_images, save_json, atomic_write, save_grid, project_path, load_torch,
                          resize_images, to_tensor, time_calls)
 from .guidance import Supervisor, NonFiniteGuidanceError, check_prompt
 from .hqs import hqs, select_timesteps, parse_selection, Selection, DEFAULT_GRID
@@ -525,7 +524,7 @@ def _fit(cfg: DistillConfig, run: Path, sup: Supervisor, manip, model, data: tor
     B = cfg.batch_size * world                                    # the global batch: rank r trains on its slice
     mine = slice(rank * cfg.batch_size, (rank + 1) * cfg.batch_size)
     t0 = time.perf_counter()
-    bar = tqdm(range(start, cfg.steps), desc=f"SDD {cfg.prompt!r}", disable=not progress, initial=start, total=cfg.steps, mininterval=1)
+    bar = progress_bar(range(start, cfg.steps), desc=f"SDD {cfg.prompt!r}", disable=not progress, initial=start, total=cfg.steps, mininterval=1)
     for i in bar:
         g = _step_generator(cfg.seed, i)
         idx = torch.randint(len(data), (B,), generator=g)[mine]
@@ -679,7 +678,7 @@ def edit(manipulator, images, batch_size: int = 64, device="cpu", progress: bool
         warnings.warn(f"the images are {images.shape[-2]}x{images.shape[-1]} and the manipulator was trained at {size}x{size}: each is "
                       f"edited at {size}x{size} and the change resized back onto it. Pass {size}x{size} images to edit at full detail.")
     dev = next(m.parameters()).device
-    out = [_edit_batch(m, images[i:i + batch_size].to(dev), size).cpu() for i in tqdm(range(0, len(images), batch_size), desc="edit", disable=not progress)]
+    out = [_edit_batch(m, images[i:i + batch_size].to(dev), size).cpu() for i in progress_bar(range(0, len(images), batch_size), desc="edit", disable=not progress)]
     return torch.cat(out)
 
 # %% ../nbs/05_distill.ipynb #125b9591

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from .core import check_images, get_device
+from .core import check_images, get_device, progress_bar
 
 # %% auto #0
 __all__ = ['WEIGHTINGS', 'NonFiniteGuidanceError', 'check_prompt', 'FrozenDiffusion', 'Supervisor']
@@ -44,7 +44,9 @@ class FrozenDiffusion:
     prompt-embedding cache, the VAE encoder at the model's resolution, and one classifier-free guided UNet call."""
     def __init__(self, vae, unet, text_encoder, tokenizer, device=None, dtype: torch.dtype = torch.float32):
         self.device, self.dtype = get_device(device), dtype
-        self.vae, self.unet, self.text_encoder = [m.to(self.device, dtype).eval().requires_grad_(False) for m in (vae, unet, text_encoder)]
+        # cast only what is not in `dtype` yet: diffusers warns on every `.to(dtype)` of a model with float32 modules
+        to = lambda m: (m.to(self.device) if m.dtype == dtype else m.to(self.device, dtype)).eval().requires_grad_(False)
+        self.vae, self.unet, self.text_encoder = map(to, (vae, unet, text_encoder))
         self.tokenizer = tokenizer
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.image_size = int(self.unet.config.sample_size) * self.vae_scale_factor
@@ -220,8 +222,7 @@ class Supervisor(FrozenDiffusion):
         k, chunk = len(ts), chunk or self.chunk
         rows = [(i, j) for i in range(n) for j in range(k)]
         out = torch.empty((n, k, *images.shape[1:]), dtype=torch.float32)
-        from tqdm.auto import tqdm
-        for r in tqdm(range(0, len(rows), chunk), desc="guidance", disable=not progress, leave=False):
+        for r in progress_bar(range(0, len(rows), chunk), desc="guidance", disable=not progress, leave=False):
             ii, jj = map(list, zip(*rows[r:r + chunk]))
             x = images.detach()[ii].to(self.device).float().requires_grad_(True)
             z = self.encode_images(x, generator)

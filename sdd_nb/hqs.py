@@ -11,8 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
-from .core import check_images
+from .core import check_images, progress_bar
 from .guidance import Supervisor, check_prompt
 
 # %% auto #0
@@ -91,7 +90,7 @@ def hqs(supervisor: Supervisor, prompt: str, images: torch.Tensor, timesteps: Se
     noise = supervisor.noise_like(len(images), g)
     per = images_per_pass or max(1, supervisor.chunk // len(ts))
     Hs, Ns = [], []
-    for i in tqdm(range(0, len(images), per), desc=f"HQS {p!r}", disable=not progress, leave=False):
+    for i in progress_bar(range(0, len(images), per), desc=f"HQS {p!r}", disable=not progress, leave=False):
         part = lambda q: q if q is None or isinstance(q, str) or len(q) == 1 else list(q)[i:i + per]
         d = supervisor.image_grads(images[i:i + per], part(ps), ts, noise=noise[i:i + per], source_prompt=part(source_prompt))
         h, n = entropy_l1(d, target); Hs.append(h); Ns.append(n)

@@ -12,8 +12,7 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
-from .core import to_tensor, rgb_image
+from .core import to_tensor, rgb_image, progress_bar
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'split_of', 'center_crop_resize', 'ImageFolder']
@@ -55,7 +54,7 @@ class ImageFolder(Dataset):
         self.skipped: list[tuple[Path, str]] = []
         if verify:
             ok = []
-            for p in tqdm(files, desc=f"checking {self.root.name}", disable=len(files) < 2000, leave=False):
+            for p in progress_bar(files, desc=f"checking {self.root.name}", disable=len(files) < 2000, leave=False):
                 try:
                     with Image.open(p) as im: im.verify()
                     ok.append(p)

@@ -18,7 +18,7 @@ from .toyfaces import ATTRIBUTES, SPLITS, parse_prompt, render, sample_spec
 
 # %% auto #0
 __all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'toy_truth', 'ssim_map', 'scoring_judge', 'edit_metrics', 'TinyClipFeatures', 'fid',
-           'measure_edits']
+           'measure_edits', 'face_rows']
 
 # %% ../nbs/07_metrics.ipynb #6e664072
 def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True) -> dict:
@@ -67,12 +67,13 @@ def scoring_judge(judge=None, device="cpu", trained_with_it: bool = True):
     return judge
 
 @torch.no_grad()
-def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200) -> dict:
+def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200, per_face: bool = False) -> dict:
     """Ground-truth scores of `edited` images of `truth`'s faces: edit success (the judge reads the target value),
     preservation (every other attribute read as before; also per attribute), identity distance (mean |judged identity
     of edited - of source|, in the judge's normalised units), PSNR and SSIM outside the edit's mask (SSIM: outside the mask
     grown by its 5-pixel window radius, so that windows do not straddle the edit) and PSNR to the true edit (PSNR of
-    identical images is capped at 100 dB)."""
+    identical images is capped at 100 dB). `per_face=True` adds `per_face`: each face's success, preservation and
+    PSNR / SSIM outside the mask, lists in face order (what a bootstrap over faces resamples)."""
     dev = next(judge.parameters()).device
     pred = lambda x: {k: torch.cat([judge.predict(x[i:i + batch].to(dev))[k].cpu() for i in range(0, len(x), batch)]) for k in ATTRIBUTES}
     ident = lambda x: torch.cat([judge(x[i:i + batch].to(dev))["identity"].cpu() for i in range(0, len(x), batch)])
@@ -82,14 +83,19 @@ def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200) -> 
     success = (p_edit[k] == ATTRIBUTES[k].index(v)).float()
     others = [a for a in names if a != k]
     same = torch.stack([p_edit[a] == truth["attributes"][:, names.index(a)] for a in others], 1).float()
-    return {"edit_success": success.mean().item(),
-            "preservation": same.all(1).float().mean().item(),
-            "preservation_per_attribute": {a: same[:, j].mean().item() for j, a in enumerate(others)},
-            "identity_distance": (ident(edited) - ident(truth["image"])).abs().mean().item(),
-            "psnr_outside_mask": psnr(edited, truth["image"], ~truth["mask"]).mean().item(),
-            "ssim_outside_mask": _masked_mean(ssim_map(edited, truth["image"]), ~_dilate(truth["mask"], 5)).mean().item(),
-            "psnr_to_truth": psnr(edited, truth["truth"]).mean().item(),
-            "n_images": len(edited)}
+    faces = {"edit_success": success, "preserved": same.all(1).float(),
+             "psnr_outside_mask": psnr(edited, truth["image"], ~truth["mask"]),
+             "ssim_outside_mask": _masked_mean(ssim_map(edited, truth["image"]), ~_dilate(truth["mask"], 5))}
+    out = {"edit_success": success.mean().item(),
+           "preservation": faces["preserved"].mean().item(),
+           "preservation_per_attribute": {a: same[:, j].mean().item() for j, a in enumerate(others)},
+           "identity_distance": (ident(edited) - ident(truth["image"])).abs().mean().item(),
+           "psnr_outside_mask": faces["psnr_outside_mask"].mean().item(),
+           "ssim_outside_mask": faces["ssim_outside_mask"].mean().item(),
+           "psnr_to_truth": psnr(edited, truth["truth"]).mean().item(),
+           "n_images": len(edited)}
+    if per_face: out["per_face"] = {k: v.float().cpu().tolist() for k, v in faces.items()}
+    return out
 
 # %% ../nbs/07_metrics.ipynb #ba10aee4
 INCEPTION_FILE = "inception-2015-12-05.pt"
@@ -144,10 +150,12 @@ def fid(images_a: torch.Tensor, images_b: torch.Tensor, feature: str = "tiny-cli
 # %% ../nbs/07_metrics.ipynb #14dc4d46
 def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str = "a photo of a face", clip=None, tokenizer=None,
                   clip_name: str = "tiny-clip", convention: str = "toy", feature: str = "tiny-clip", truth: dict | None = None,
-                  judge=None, edit_kwargs: dict | None = None, progress: bool = False, device="cpu") -> tuple[dict, torch.Tensor]:
+                  judge=None, edit_kwargs: dict | None = None, progress: bool = False, device="cpu",
+                  per_face: bool = False) -> tuple[dict, torch.Tensor]:
     """Edit `images` with `editor` and measure: FID, directional CLIP and (toy world) ground truth.
     Returns `(row, edited)`: a flat dict of the numbers, and the edited images (NCHW in [-1, 1]). The ground truth is read by
-    `judge` (default: the embedded scorer, which no training uses)."""
+    `judge` (default: the embedded scorer, which no training uses). `per_face=True` adds `row["per_face"]`, each face's
+    directional CLIP and ground-truth scores (lists in face order; FID is a number of the whole set)."""
     if clip is None: clip, _, tokenizer = load_clip(clip_name, device=device)
     t0 = time.perf_counter()
     edited = editor.edit(images, prompt, progress=progress, **(edit_kwargs or {}))
@@ -155,9 +163,20 @@ def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str 
     row = {"prompt": prompt, "n_images": len(images), "edit_seconds": seconds, "images_per_second": len(images) / seconds}
     f = fid(edited, images, feature=feature, clip_model=clip if feature == "tiny-clip" else None, device=device)
     row |= {"fid": f["fid"], "fid_feature": f["feature"]}
-    row["directional_clip"] = directional_clip(clip, tokenizer, images, edited, source_prompt, prompt, convention).mean().item()
+    dclip = directional_clip(clip, tokenizer, images, edited, source_prompt, prompt, convention)
+    row["directional_clip"] = dclip.mean().item()
     row["clip_convention"] = f"{clip_name}/{convention}"
+    faces = {"directional_clip": dclip.float().cpu().tolist()}
     if truth is not None:
-        m = edit_metrics(edited, truth, scoring_judge(judge, device))
+        m = edit_metrics(edited, truth, scoring_judge(judge, device), per_face=per_face)
         row |= {k: v for k, v in m.items() if not isinstance(v, dict) and k != "n_images"}
+        faces |= m.get("per_face", {})
+    if per_face: row["per_face"] = faces
     return row, edited
+
+def face_rows(row: dict, **keys):
+    "Pop `row['per_face']` (of `measure_edits(..., per_face=True)`) into a DataFrame, a row per face, `keys` as first columns."
+    import pandas as pd
+    f = pd.DataFrame(row.pop("per_face")); f.insert(0, "face", range(len(f)))
+    for i, (k, v) in enumerate(keys.items()): f.insert(i, k, v)
+    return f

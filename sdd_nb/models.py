@@ -164,9 +164,14 @@ def register_tiny_clip(config: dict | None = None, name: str = TINY_CLIP_NAME) -
 
 def build_tiny_clip(seed: int = 0, config: dict | None = None):
     "A randomly initialised tiny-clip (an `open_clip.CLIP`), seeded."
-    import open_clip
+    import open_clip, logging
     torch.manual_seed(seed)
-    return open_clip.create_model(register_tiny_clip(config), pretrained=None)
+    # open_clip logs "No pretrained weights loaded ... initialized randomly" for any model made without weights; a random
+    # initialisation is what this function is for, so that one record is filtered, for this call only
+    quiet = type("_RandomInitIsTheIntent", (logging.Filter,), {"filter": lambda self, r: "No pretrained weights loaded" not in r.getMessage()})()
+    logging.getLogger().addFilter(quiet)
+    try: return open_clip.create_model(register_tiny_clip(config), pretrained=None)
+    finally: logging.getLogger().removeFilter(quiet)
 
 # %% ../nbs/01c_models.ipynb #557f1a88
 class Judge(nn.Module):
@@ -205,7 +210,16 @@ def save_tiny_sd(components: dict, path: str | Path, half: tuple = ("unet", "tex
     path = Path(path)
     c = {k: (copy.deepcopy(v).half() if k in half else v) for k, v in components.items()}
     sd_pipeline(c).save_pretrained(path, safe_serialization=True)
+    for k in half: _declare_float32(path / k / "config.json")
     return path
+
+def _declare_float32(config: Path):
+    "Make a saved part's config name float32 as its dtype (the weights stay float16 on disk)."
+    if not config.exists(): return
+    cfg = json.loads(config.read_text())
+    for key in ("dtype", "torch_dtype"):
+        if key in cfg: cfg[key] = "float32"
+    atomic_write(config, lambda p: Path(p).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n"))
 
 def save_tiny_clip(model, path: str | Path, half: bool = True) -> Path:
     "Save tiny-clip as `open_clip_model.safetensors` + `open_clip_config.json` (+ the registered config file)."
@@ -254,7 +268,7 @@ def load_sd(model: str | Path = "tiny-sd", device: str | torch.device = "cpu", d
     from diffusers import StableDiffusionPipeline
     src, local = _resolve(model, "Stable Diffusion pipeline", "runwayml/stable-diffusion-v1-5")
     try:
-        pipe = StableDiffusionPipeline.from_pretrained(src, torch_dtype=dtype, safety_checker=None, feature_extractor=None,
+        pipe = StableDiffusionPipeline.from_pretrained(src, dtype=dtype, safety_checker=None, feature_extractor=None,
                                                        requires_safety_checker=False, local_files_only=local or None)
     except (OSError, ValueError) as e:
         if local: raise OSError(f"{src} is not a complete Stable Diffusion folder (model_index.json, unet/, vae/, "

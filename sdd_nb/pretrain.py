@@ -12,8 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-from .core import get_device, machine_name, seed_everything, image_grid, save_json, atomic_write, Config, psnr
+from .core import progress_bar, get_device, machine_name, seed_everything, image_grid, save_json, atomic_write, Config, psnr
 from .toyfaces import (ATTRIBUTES, IDENTITY, EDIT_PROMPTS, ToyFaces, render, caption, describe, parse_prompt, parse_caption, _arrays)
 from .models import (TinySDConfig, build_tiny_sd, build_tiny_clip, register_tiny_clip, TINY_CLIP_NAME, Judge, identity_target,
                            save_tiny_sd, save_tiny_clip, save_judge, n_params, clip_encode_images, clip_encode_text,
@@ -38,7 +37,7 @@ class FacePool:
         self.specs = [ds.spec(i) for i in range(n)]
         workers = workers or min(8, os.cpu_count() or 1)
         chunks = [(seed, ds.start + j, min(1024, n - j), size) for j in range(0, n, 1024)]
-        bar = tqdm(total=n, desc=f"rendering {n} {split} faces", disable=not progress, leave=False)
+        bar = progress_bar(total=n, desc=f"rendering {n} {split} faces", disable=not progress, leave=False)
         parts = []
         if workers > 1 and len(chunks) > 1:
             with ProcessPoolExecutor(workers) as ex:
@@ -69,7 +68,7 @@ def fit(step_fn, opt, steps: int, desc: str, time_budget_s: float | None = None,
     """Run `step_fn(i) -> {name: float}` (which calls backward) then `opt.step()` under a warm-up + cosine
     schedule, and `after_step(i)` if given; returns steps done, seconds and the loss history."""
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(steps, warmup))
-    hist, t0, bar = [], time.perf_counter(), tqdm(range(steps), desc=desc, disable=not progress, mininterval=2)
+    hist, t0, bar = [], time.perf_counter(), progress_bar(range(steps), desc=desc, disable=not progress, mininterval=2)
     done = 0
     for i in bar:
         logs = step_fn(i)
@@ -279,7 +278,7 @@ def prompt_accuracy(pipe, judge, prompts=EDIT_PROMPTS, n: int = 100, guidance: f
                     seed: int = 0, batch: int = 100, progress: bool = True) -> tuple[dict, dict]:
     "Share of `n` samples per prompt whose judged attribute has the prompt's value; and 8 samples per prompt."
     acc, grids = {}, {}
-    for p in tqdm(prompts, desc="tiny-sd prompts", disable=not progress):
+    for p in progress_bar(prompts, desc="tiny-sd prompts", disable=not progress):
         k, v = parse_prompt(p)
         x = sample_sd(pipe, p, n, guidance, steps, seed, batch)
         pred = judge.predict(x.to(next(judge.parameters()).device))[k].cpu()
@@ -468,7 +467,10 @@ def write_model_cards(models_dir: str | Path) -> Path:
           "`UNet2DConditionModel` (channels 32/64/128, float16), `CLIPTextModel` (3 layers, width 64, float16; "
           + ("tiny-clip's text tower, frozen, as SD v1 uses CLIP's" if s and s.get("text_encoder", "").startswith("frozen") else "trained with the UNet")
           + "), CLIP tokenizer (32 tokens), "
-          "`PNDMScheduler` (scaled-linear betas 0.00085..0.012, 1000 steps). Loads with `StableDiffusionPipeline.from_pretrained`.", ""]
+          "`PNDMScheduler` (scaled-linear betas 0.00085..0.012, 1000 steps). The float16 parts declare float32 in their "
+          "`config.json`, so plain `StableDiffusionPipeline.from_pretrained(\"data/models/tiny-sd\", safety_checker=None, "
+          "requires_safety_checker=False)` loads everything in float32 and runs on the CPU; `open_clip.create_model_and_transforms"
+          "(\"local-dir:data/models/tiny-clip\")` loads tiny-clip.", ""]
     if s: L += ["- parameters: " + ", ".join(f"{k} {n:,}" for k, n in s["parameters"].items())]
     L += train_lines(v, "VAE training") + (["- VAE scaling factor: %.4f" % v["scaling_factor"]] if v else []) + train_lines(s, "UNet training" if s and s.get("text_encoder", "").startswith("frozen") else "UNet + text encoder training")
     if "vae_psnr_db" in q:

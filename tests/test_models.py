@@ -2,6 +2,7 @@
 held-out faces, stay within the size budget; real-weight loading fails clearly without a download."""
 import os, subprocess, sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -55,10 +56,15 @@ def test_tiny_clip_loads_both_open_clip_ways_and_ranks_hair_colour():
 
 
 @pytest.mark.skipif(not (models_dir() / "tiny-sd" / "model_index.json").exists(), reason="tiny-sd not shipped yet")
-def test_tiny_sd_is_a_stable_diffusion_pipeline():
+def test_tiny_sd_is_a_stable_diffusion_pipeline(monkeypatch):
+    monkeypatch.chdir(models_dir().parents[1])         # the path as a user types it at the project root
     from diffusers import StableDiffusionPipeline
-    pipe = StableDiffusionPipeline.from_pretrained(embedded_path("tiny-sd"))       # the plain diffusers call
+    # the model card's plain diffusers call, no dtype argument: every part in float32, and it generates on the CPU
+    pipe = StableDiffusionPipeline.from_pretrained("data/models/tiny-sd", safety_checker=None, requires_safety_checker=False)
     assert pipe.vae_scale_factor == 4 and pipe.tokenizer.model_max_length == 32
+    assert {pipe.unet.dtype, pipe.text_encoder.dtype, pipe.vae.dtype} == {torch.float32}
+    image = pipe("a face with white hair", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).images[0]
+    assert image.size == (64, 64) and len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) > 100       # a picture, not a blank
     ours = load_sd("tiny-sd")
     out = ours("angry", num_inference_steps=2, output_type="np", generator=torch.Generator().manual_seed(0)).images
     assert out.shape == (1, 64, 64, 3)

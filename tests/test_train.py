@@ -35,12 +35,16 @@ def test_train_notebook_writes_a_complete_run(root, tmp_path):
     assert len(list(tmp_path.glob("run.replaced-*"))) == 1
 
 
-def test_train_notebook_takes_a_preset(root, tmp_path):
+def test_train_notebook_takes_a_preset(root, tmp_path, monkeypatch, capfd):
     over = {"steps": 3, "batch_size": 2, "hqs_images": 2, "hqs_grid": [300, 700], "train_images": 8, "eval_images": 4}
+    monkeypatch.setenv("SDD_PROGRESS", "terminal")          # as `make demo` runs it: the kernel inherits the variable
     pm.execute_notebook(str(root / "nbs" / "train.ipynb"), str(tmp_path / "p.ipynb"), cwd=str(root), progress_bar=False,
                         parameters={"preset": "toy", "prompt": "angry", "preset_overrides": over, "sdedit_images": 0, "out_dir": str(tmp_path / "p")})
     m = json.loads((tmp_path / "p" / "metrics.json").read_text())
     assert m["parameters"]["steps"] == 3 and m["parameters"]["prompt"] == "angry" and m["edit_success"] is not None
+    # the training bar reached the terminal that started papermill (the kernel's stderr), to its last step
+    err = capfd.readouterr().err
+    assert "SDD 'angry'" in err and "3/3" in err, err[-2000:]
     # a paper preset names the files it still needs before any training starts
     with pytest.raises(pm.PapermillExecutionError, match="stylegan2-ffhq-config-f.pt"):
         pm.execute_notebook(str(root / "nbs" / "train.ipynb"), str(tmp_path / "q.ipynb"), cwd=str(root), progress_bar=False,

@@ -2,7 +2,8 @@
 python blocks (outputs are not rendered). A markdown line `<!-- include: PATH -->` is replaced by the
 file at PATH (relative to the project root), so that tables of measured numbers are the results files'
 own (e.g. `figures/sweep_test_table.md`, written by nbs/sweep.ipynb); `--check` then also catches a
-results file that changed without the README.
+results file that changed without the README. Image and link targets written relative to nbs/ (`../figures/x.png`,
+so that JupyterLab shows them in index.ipynb) are rewritten relative to the project root (`figures/x.png`).
 
     python tools/readme.py --write   # regenerate README.md
     python tools/readme.py --check   # exit 1 if README.md is out of step
@@ -25,7 +26,9 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
     for c in nb["cells"]:
         src = "".join(c["source"]).strip("\n")
         if not src or src.startswith("#| hide"): continue
-        if c["cell_type"] == "markdown": src = re.sub(r"^<!-- include: (\S+) -->$", _include, src, flags=re.M)
+        if c["cell_type"] == "markdown":
+            src = re.sub(r"^<!-- include: (\S+) -->$", _include, src, flags=re.M)
+            src = re.sub(r"\]\(\.\./", "](", src)                      # nbs/-relative targets -> root-relative
         parts.append(src if c["cell_type"] == "markdown" else f"```python\n{src}\n```")
     return "<!-- Generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file. -->\n\n" + "\n\n".join(parts) + "\n"
 
