@@ -39,8 +39,11 @@ clean-nbs: install
 	$(BIN)/nbdev-clean
 readme: install
 	$(PY) tools/readme.py --write
+# Every figure and table of the paper, the claims with 95% intervals (sdd_nb.reproduce): three training seeds by default
+# (several hours on a 2-core CPU); SEEDS="0" for one (intervals over faces only, said so in figures/claims.md).
+SEEDS ?=
 reproduce: install
-	$(PY) -m sdd_nb.reproduce
+	$(PY) -m sdd_nb.reproduce $(if $(SEEDS),--seeds $(SEEDS))
 
 bench: install
 	$(PY) bench/render_speed.py

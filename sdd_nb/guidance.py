@@ -45,7 +45,8 @@ class FrozenDiffusion:
     def __init__(self, vae, unet, text_encoder, tokenizer, device=None, dtype: torch.dtype = torch.float32):
         self.device, self.dtype = get_device(device), dtype
         # cast only what is not in `dtype` yet: diffusers warns on every `.to(dtype)` of a model with float32 modules
-        to = lambda m: (m.to(self.device) if m.dtype == dtype else m.to(self.device, dtype)).eval().requires_grad_(False)
+        same = lambda m: all(p.dtype == dtype for p in m.parameters())
+        to = lambda m: (m.to(self.device) if same(m) else m.to(self.device, dtype)).eval().requires_grad_(False)
         self.vae, self.unet, self.text_encoder = map(to, (vae, unet, text_encoder))
         self.tokenizer = tokenizer
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)

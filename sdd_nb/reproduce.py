@@ -14,8 +14,8 @@ from .core import project_path, save_json, save_text
 from .core import machine_name
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SEEDED', 'FULL_SEEDS', 'QUICK_SEEDS', 'QUICK', 'WORD', 'NAMES', 'PCT', 'DB', 'F3',
-           'experiment_parameters', 'reproduce', 'face_results', 'bootstrap_means', 'interval', 'claim_hqs',
+__all__ = ['EXPERIMENTS', 'SEEDED', 'FULL_SEEDS', 'QUICK_SEEDS', 'QUICK', 'NAMES', 'PCT', 'DB', 'F3', 'experiment_parameters',
+           'reproduce', 'seed_dirs', 'face_results', 'bootstrap_means', 'interval', 'verdict', 'claim_hqs',
            'claim_tradeoff', 'claim_speed', 'claims', 'tables', 'main']
 
 # %% ../nbs/08_reproduce.ipynb #e1a00002
@@ -81,19 +81,22 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
     out = Path(out) if out else project_path("_runs/reproduce-quick" if quick else "_runs/reproduce")
     out.mkdir(parents=True, exist_ok=True)
     results, jobs = {}, _jobs(names, seeds)
+    fig_dir = out / "figures" if quick else project_path("figures")
+    if set(names) & set(SEEDED): save_json({"seeds": list(seeds)}, fig_dir / "seeds.json")      # which seed folders are this run's
     for i, (name, seed, key) in enumerate(jobs, 1):                                                # 2. run, seed by seed
         params = experiment_parameters(name, quick, out, device, seed, seed == seeds[0])
         if progress: print(f"[{i}/{len(jobs)}] {key}: {json.dumps(params)}", flush=True)
         results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress)
         if progress: print(f"    {'done' if results[key]['ok'] else 'FAILED'} in {results[key]['seconds']:.0f} s", flush=True)
-    fig_dir = out / "figures" if quick else project_path("figures")                                # 3. read back
-    found = claims(fig_dir) if fig_dir.exists() else {}
-    if fig_dir.exists(): tables(fig_dir)
+    found = claims(fig_dir) if fig_dir.exists() else {}                                            # 3. read back
+    try:
+        if fig_dir.exists(): tables(fig_dir)
+    except (ValueError, KeyError, IndexError) as e: print(f"tables could not be written: {type(e).__name__}: {e}")
     summary = {"quick": quick, "device": device, "seeds": list(seeds), "results": results,
                "total_seconds": round(sum(r["seconds"] for r in results.values()), 1),
                "machine": _machine_name(device), "command": "python -m sdd_nb.reproduce" + (" --quick" if quick else "")
                + f" --seeds {' '.join(map(str, seeds))}" + (f" --only {','.join(names)}" if only else "") + f" --device {device}",
-               "claims": {k: v["holds"] for k, v in found.items()}}
+               "claims": {k: v["verdict"] for k, v in found.items()}}
     save_json(summary, out / "summary.json")
     if not quick and fig_dir.exists(): save_json(summary | {"date": time.strftime("%Y-%m-%d")}, fig_dir / "reproduce_summary.json")   # beside the figures it made
     if progress: _report(results, found, out)
@@ -103,42 +106,62 @@ def _report(results, found, out):
     failed = [n for n, r in results.items() if not r["ok"]]
     print(f"{len(results) - len(failed)}/{len(results)} notebooks ran in {sum(r['seconds'] for r in results.values()):.0f} s; executed notebooks in {out}")
     for n in failed: print(f"FAILED {n}: {results[n]['error']}  (see {out / (n + '.ipynb')})")
-    for k, v in found.items(): print(f"claim {k}: {WORD[v['holds']]} ({v['evidence']})")
+    for k, v in found.items(): print(f"claim {k}: {v['verdict']} ({v['evidence']})")
 
 def _machine_name(device) -> str:
     try: return machine_name(device)
     except (RuntimeError, ValueError): return str(device)
 
 # %% ../nbs/08_reproduce.ipynb #e1a00007
-def face_results(fig_dir: str | Path, name: str):
-    "Every seed's per-face results of one experiment (`<name>_faces.csv` in `fig_dir` and `fig_dir/seeds/seed*/`), or None."
-    import pandas as pd
+def seed_dirs(fig_dir: str | Path, seeds=None) -> dict:
+    """{seed: folder of its results}: the first seed's in `fig_dir`, each other's in `fig_dir/seeds/seed<N>`. `seeds`
+    default: the ones the last `reproduce` ran (`fig_dir/seeds.json`), else 0 alone."""
     d = Path(fig_dir)
-    files = [f for f in [d / f"{name}_faces.csv", *sorted(d.glob(f"seeds/seed*/{name}_faces.csv"))] if f.exists()]
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True) if files else None
+    if seeds is None:
+        f = d / "seeds.json"
+        seeds = json.loads(f.read_text())["seeds"] if f.exists() else [0]
+    return {int(s): d if i == 0 else d / "seeds" / f"seed{s}" for i, s in enumerate(seeds)}
+
+def face_results(fig_dir: str | Path, name: str, seeds=None):
+    """Every seed's per-face results of one experiment (`<name>_faces.csv` in each seed's folder, only that seed's rows:
+    a stale file of another run does not count), or None if there are none. `.attrs['missing']` lists seeds without results."""
+    import pandas as pd
+    frames, missing = [], []
+    for s, folder in seed_dirs(fig_dir, seeds).items():
+        f = folder / f"{name}_faces.csv"
+        rows = pd.read_csv(f) if f.exists() else None
+        if rows is None or not (rows.seed == s).any(): missing.append(s); continue
+        frames.append(rows[rows.seed == s])
+    if not frames: return None
+    out = pd.concat(frames, ignore_index=True); out.attrs["missing"] = missing
+    return out
 
 def bootstrap_means(faces, by: list, metrics: list, n_boot: int = 1000, seed: int = 0):
     """(conditions, point, replicates): the conditions (a DataFrame of the `by` columns), the mean of each metric per
     condition over seeds, prompts and faces ({metric: array (n_cond,)}), and `n_boot` bootstrap replicates of it
-    ({metric: array (n_boot, n_cond)}): seeds resampled, then each (seed, prompt)'s faces, paired across conditions."""
+    ({metric: array (n_boot, n_cond)}). One resample serves every metric and condition: the seeds drawn with replacement,
+    then each (seed, prompt)'s faces with replacement, the same faces for every condition (paired). Every condition must
+    have every (seed, prompt) and each face once, else a ValueError names what is missing."""
     import numpy as np
     rng = np.random.default_rng(seed)
     f = faces.assign(_c=faces.groupby(by, dropna=False, sort=False).ngroup())
     conds = f.drop_duplicates("_c").sort_values("_c")[by].reset_index(drop=True)
     seeds, prompts = sorted(f.seed.unique()), sorted(f.prompt.unique())
+    cells = {k: g for k, g in f.groupby(["seed", "prompt"])}
+    gaps = [k for k in ((s, p) for s in seeds for p in prompts) if k not in cells or cells[k]._c.nunique() < len(conds)]
+    if gaps: raise ValueError(f"incomplete results: {len(gaps)} (seed, prompt) cells lack a condition, e.g. {gaps[:3]}")
+    if f.duplicated(["seed", "prompt", "_c", "face"]).any(): raise ValueError("a face appears twice for one condition, seed and prompt")
+    idx = {k: rng.integers(0, g.face.nunique(), (n_boot, g.face.nunique())) for k, g in cells.items()}   # the same faces ...
+    counts = rng.multinomial(len(seeds), [1 / len(seeds)] * len(seeds), n_boot)                       # ... and seeds for all
     point, reps = {}, {}
     for m in metrics:
-        per_seed_pt = np.zeros((len(seeds), len(conds))); per_seed_rep = np.zeros((len(seeds), n_boot, len(conds)))
+        pt, rep = np.zeros((len(seeds), len(conds))), np.zeros((len(seeds), n_boot, len(conds)))
         for i, s in enumerate(seeds):
             for p in prompts:
-                a = f[(f.seed == s) & (f.prompt == p)].pivot_table(index="_c", columns="face", values=m, dropna=False)
-                a = a.reindex(range(len(conds))).to_numpy(float)                       # (n_cond, n_faces)
-                idx = rng.integers(0, a.shape[1], (n_boot, a.shape[1]))                # the same faces for every condition
-                per_seed_pt[i] += np.nanmean(a, 1) / len(prompts)
-                per_seed_rep[i] += np.nanmean(a[:, idx], 2).T / len(prompts)
-        counts = rng.multinomial(len(seeds), [1 / len(seeds)] * len(seeds), n_boot)     # seeds drawn with replacement
-        point[m] = per_seed_pt.mean(0)
-        reps[m] = np.einsum("bs,sbc->bc", counts, per_seed_rep) / len(seeds)
+                a = cells[(s, p)].pivot(index="_c", columns="face", values=m).reindex(range(len(conds))).to_numpy(float)
+                pt[i] += a.mean(1) / len(prompts)
+                rep[i] += a[:, idx[(s, p)]].mean(2).T / len(prompts)
+        point[m], reps[m] = pt.mean(0), np.einsum("bs,sbc->bc", counts, rep) / len(seeds)
     return conds, point, reps
 
 def interval(x, level: float = 0.95) -> tuple[float, float]:
@@ -146,88 +169,106 @@ def interval(x, level: float = 0.95) -> tuple[float, float]:
     import numpy as np
     return float(np.percentile(x, 50 * (1 - level))), float(np.percentile(x, 50 * (1 + level)))
 
+def verdict(lo: float, hi: float, threshold: float = 0.0) -> bool | None:
+    "True when the whole interval is above `threshold`, False when it is not above it at all, None (inconclusive) between."
+    return True if lo > threshold else (False if hi <= threshold else None)
+
+def _runs(d: Path, name: str, seeds=None):
+    "Every seed's `<name>_runs.csv` (one row per run and prompt) with a `seed` column, or None."
+    import pandas as pd
+    frames = [pd.read_csv(folder / f"{name}_runs.csv").assign(seed=s) for s, folder in seed_dirs(d, seeds).items() if (folder / f"{name}_runs.csv").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
 # %% ../nbs/08_reproduce.ipynb #e1a0000a
-WORD = {True: "holds", False: "does not hold", None: "untested"}
 NAMES = {"hqs_beats_random": "HQS-selected timesteps beat random ones (Table 3)",
          "sdd_above_tradeoff": "SDD lies above the SDEdit/DDIB trade-off curve (Figures 1, 6)",
          "sdd_100x_faster": "SDD edits at least 100x faster per image than SDEdit (Table 1)"}
 
-def _curve_at(curve, x: float, xk: str, yk: str) -> float:
-    "A baseline's y at fidelity x along its alpha curve (a DataFrame): linear between its points, its end value beyond them."
-    import numpy as np
-    c = curve.sort_values(xk)
-    return float(np.interp(x, c[xk].to_numpy(float), c[yk].to_numpy(float)))
+def _word(c: dict) -> str:
+    return {True: "holds", False: "does not hold"}.get(c["holds"], "inconclusive" if c.get("design") else "untested")
 
 def _design(faces) -> str:
-    return f"{faces.seed.nunique()} seed(s) x {faces.prompt.nunique()} prompt(s) x {faces.groupby(['seed', 'prompt']).face.nunique().min()} faces"
+    s = (f"{faces.seed.nunique()} seed(s) x {faces.prompt.nunique()} prompt(s) x {faces.groupby(['seed', 'prompt']).face.nunique().min()} "
+         "faces (each seed trains its own manipulators and draws its own test faces)")
+    return s + (f"; no results for seeds {faces.attrs['missing']}" if faces.attrs.get("missing") else "")
 
-def _ci(x) -> str:
-    lo, hi = interval(x); return f"[{lo:.3f}, {hi:.3f}]"
+def _ci(v) -> str: return f"[{v[0]:+.3f}, {v[1]:+.3f}]"
 
-def claim_hqs(d: Path, n_boot: int) -> dict:
-    import pandas as pd
-    f = face_results(d, "ablation")
-    if f is None:
-        if not (d / "ablation.csv").exists(): return {"holds": None, "evidence": "no ablation results: run the ablation notebook"}
-        a = pd.read_csv(d / "ablation.csv").set_index("strategy")
-        return {"holds": None, "evidence": f"no per-face results, so no interval: largest HQS edits {a.loc['largest HQS', 'edit_success']:.3f} "
-                f"(directional CLIP {a.loc['largest HQS', 'directional_clip']:.4f}), random {a.loc['random', 'edit_success']:.3f} ({a.loc['random', 'directional_clip']:.4f})"}
+def _provenance(d: Path, files: str) -> str:
+    "A line under a generated table: what it was made from, by which run (the summary `reproduce` leaves beside the figures)."
+    f = d / "reproduce_summary.json"
+    s = json.loads(f.read_text()) if f.exists() else {}
+    run = (f"`{s['command']}` on {s['machine']}, {s.get('date', '')}" if "command" in s else "the experiment notebooks' last run")
+    return f"Generated by `sdd_nb.reproduce` from {files} (seeds {list(seed_dirs(d))}); {run}."
+
+def claim_hqs(d: Path, n_boot: int, seeds=None) -> dict:
+    f = face_results(d, "ablation", seeds)
+    if f is None: return {"holds": None, "evidence": "no per-face ablation results (ablation_faces.csv), so no interval: run the ablation notebook"}
     conds, pt, reps = bootstrap_means(f, ["strategy"], ["edit_success", "directional_clip"], n_boot)
     j = {s: i for i, s in enumerate(conds.strategy)}; L, R = j["largest HQS"], j["random"]
     diffs = {m: reps[m][:, L] - reps[m][:, R] for m in reps}
-    holds = all(interval(v)[0] > 0 for v in diffs.values())
+    vs = [verdict(*interval(v)) for v in diffs.values()]
+    holds = True if all(v is True for v in vs) else (False if any(v is False for v in vs) else None)
     return {"holds": holds, "design": _design(f),
             "numbers": {m: {"largest": round(float(pt[m][L]), 4), "random": round(float(pt[m][R]), 4), "difference": round(float(pt[m][L] - pt[m][R]), 4),
                             "interval": [round(v, 4) for v in interval(diffs[m])]} for m in diffs},
-            "evidence": "; ".join(f"{m.replace('_', ' ')}: largest HQS {pt[m][L]:.3f}, random {pt[m][R]:.3f}, difference {pt[m][L] - pt[m][R]:.3f} {_ci(diffs[m])}"
+            "evidence": "; ".join(f"{m.replace('_', ' ')}: largest HQS {pt[m][L]:.3f}, random {pt[m][R]:.3f}, difference {pt[m][L] - pt[m][R]:+.3f} {_ci(interval(diffs[m]))}"
                                   for m in diffs) + f" ({_design(f)})"}
 
-def claim_tradeoff(d: Path, n_boot: int) -> dict:
+def claim_tradeoff(d: Path, n_boot: int, seeds=None) -> dict:
     import numpy as np
-    f = face_results(d, "tradeoff")
+    f = face_results(d, "tradeoff", seeds)
     if f is None: return {"holds": None, "evidence": "no per-face trade-off results (tradeoff_faces.csv), so no interval: run the tradeoff notebook"}
     conds, pt, reps = bootstrap_means(f, ["method", "alpha"], ["edit_success", "psnr_outside_mask"], n_boot)
-    s = int(np.flatnonzero(conds.method == "SDD")[0]); per = {}
+    s, per = int(np.flatnonzero(conds.method == "SDD")[0]), {}
     for b in ("SDEdit", "DDIB"):
         ix = np.flatnonzero(conds.method == b)
-        at = lambda es, ps, k=None: float(np.interp(ps[s], *zip(*sorted(zip(ps[ix], es[ix])))))
+        ps, es = pt["psnr_outside_mask"], pt["edit_success"]
+        if len(ix) < 2 or not ps[ix].min() <= ps[s] <= ps[ix].max():      # no curve to read SDD's fidelity off
+            per[b] = {"above": None, "note": f"SDD's {ps[s]:.1f} dB lies outside {b}'s measured range "
+                                             f"({ps[ix].min():.1f}-{ps[ix].max():.1f} dB over {len(ix)} noise level(s))"}
+            continue
+        at = lambda e, p: float(np.interp(p[s], *zip(*sorted(zip(p[ix], e[ix])))))   # the curve's success at SDD's PSNR
         margin = np.array([reps["edit_success"][k, s] - at(reps["edit_success"][k], reps["psnr_outside_mask"][k]) for k in range(n_boot)])
-        m0 = pt["edit_success"][s] - at(pt["edit_success"], pt["psnr_outside_mask"])
-        dominated = bool(((pt["psnr_outside_mask"][ix] >= pt["psnr_outside_mask"][s]) & (pt["edit_success"][ix] >= pt["edit_success"][s])).any())
-        per[b] = {"sdd_success": round(float(pt["edit_success"][s]), 4), "sdd_psnr": round(float(pt["psnr_outside_mask"][s]), 2),
-                  "margin": round(float(m0), 4), "interval": [round(v, 4) for v in interval(margin)], "dominated_by_some_alpha": dominated,
-                  "above": bool(interval(margin)[0] > 0 and not dominated)}
-    return {"holds": all(v["above"] for v in per.values()), "design": _design(f), "numbers": per,
-            "evidence": "; ".join(f"{b}: at SDD's {v['sdd_psnr']} dB SDD edits {v['margin']:+.3f} {_ci_list(v['interval'])} above the curve"
-                                  + (" (but an alpha both edits and keeps at least as much)" if v["dominated_by_some_alpha"] else "") for b, v in per.items())
-                        + f" (SDD edits {per['SDEdit']['sdd_success']:.3f}; {_design(f)})"}
+        dominated = bool(((ps[ix] >= ps[s]) & (es[ix] >= es[s])).any())
+        v = False if dominated else verdict(*interval(margin))
+        per[b] = {"sdd_success": round(float(es[s]), 4), "sdd_psnr": round(float(ps[s]), 2), "margin": round(float(es[s] - at(es, ps)), 4),
+                  "interval": [round(x, 4) for x in interval(margin)], "dominated_by_some_alpha": dominated, "above": v}
+    vs = [v["above"] for v in per.values()]
+    holds = True if all(v is True for v in vs) else (False if any(v is False for v in vs) else None)
+    ev = [f"{b}: {v['note']}" if "note" in v else
+          f"{b}: at SDD's {v['sdd_psnr']} dB SDD edits {v['margin']:+.3f} {_ci(v['interval'])} above the curve"
+          + (" (but an alpha both edits and keeps at least as much)" if v["dominated_by_some_alpha"] else "") for b, v in per.items()]
+    return {"holds": holds, "design": _design(f), "numbers": per, "evidence": "; ".join(ev) + f" ({_design(f)})"}
 
-def _ci_list(v) -> str: return f"[{v[0]:+.3f}, {v[1]:+.3f}]"
-
-def claim_speed(d: Path, n_boot: int) -> dict:
-    import numpy as np, pandas as pd
-    files = [f for f in [d / "compare_runs.csv", *sorted(d.glob("seeds/seed*/compare_runs.csv"))] if f.exists()]
-    if not files: return {"holds": None, "evidence": "no comparison results: run the compare notebook"}
-    r = pd.concat([pd.read_csv(f).assign(seed=i) for i, f in enumerate(files)])
+def claim_speed(d: Path, n_boot: int, seeds=None) -> dict:
+    import numpy as np
+    r = _runs(d, "compare", seeds)
+    if r is None: return {"holds": None, "evidence": "no comparison results: run the compare notebook"}
     w = r.pivot_table(index=["seed", "prompt"], columns="method", values="images_per_second")
     ratio = (w["SDD"] / w["SDEdit"]).to_numpy()
-    boot = np.random.default_rng(0).choice(ratio, (n_boot, len(ratio))).mean(1)
-    lo, hi = interval(boot)
-    return {"holds": bool(lo >= 100) if len(ratio) > 1 else None, "design": f"{len(files)} seed(s) x {r.prompt.nunique()} prompt(s)",
+    lo, hi = interval(np.random.default_rng(0).choice(ratio, (n_boot, len(ratio))).mean(1))
+    design = f"{r.seed.nunique()} seed(s) x {r.prompt.nunique()} prompt(s), one timing each"
+    return {"holds": verdict(lo, hi, 100.0) if len(ratio) > 1 else None, "design": design if len(ratio) > 1 else None,
             "numbers": {"per_image_speedup": round(float(ratio.mean()), 1), "interval": [round(lo, 1), round(hi, 1)],
                         "sdd_images_per_s": round(float(w["SDD"].mean()), 2), "sdedit_images_per_s": round(float(w["SDEdit"].mean()), 2)},
             "evidence": f"SDD {w['SDD'].mean():.1f} images/s vs SDEdit {w['SDEdit'].mean():.2f}: {ratio.mean():.1f}x per image "
-                        f"[{lo:.1f}, {hi:.1f}] over {len(ratio)} prompt-seed measurements"}
+                        f"[{lo:.1f}, {hi:.1f}] ({design})"}
 
-def claims(fig_dir: str | Path = "figures", write: bool = True, n_boot: int = 1000) -> dict:
-    """The paper's three headline claims against the results in `fig_dir` (and its `seeds/`), each {'holds': True | False |
-    None, 'evidence', 'numbers', 'design'}; writes `claims.json` and `claims.md` there."""
-    d = project_path(fig_dir)
-    out = {"hqs_beats_random": claim_hqs(d, n_boot), "sdd_above_tradeoff": claim_tradeoff(d, n_boot), "sdd_100x_faster": claim_speed(d, n_boot)}
+def claims(fig_dir: str | Path = "figures", write: bool = True, n_boot: int = 1000, seeds=None) -> dict:
+    """The paper's three headline claims against the results in `fig_dir` (each seed's folder: `seed_dirs`), each
+    {'holds': True | False | None (inconclusive or untested), 'verdict', 'evidence', 'numbers', 'design'};
+    writes `claims.json` and `claims.md` there. A claim that cannot be computed is untested, with the reason."""
+    d, out = project_path(fig_dir), {}
+    for k, fn in (("hqs_beats_random", claim_hqs), ("sdd_above_tradeoff", claim_tradeoff), ("sdd_100x_faster", claim_speed)):
+        try: out[k] = fn(d, n_boot, seeds)
+        except (ValueError, KeyError, IndexError) as e: out[k] = {"holds": None, "evidence": f"could not be computed: {type(e).__name__}: {e}"}
+        out[k]["verdict"] = _word(out[k])
     if write:
         save_json(out, d / "claims.json")
         md = ["| the paper's claim | on the embedded default | evidence: point estimate [95% bootstrap interval] |", "| --- | --- | --- |"]
-        md += [f"| {NAMES[k]} | **{WORD[v['holds']]}** | {v['evidence']} |" for k, v in out.items()]
+        md += [f"| {NAMES[k]} | **{v['verdict']}** | {v['evidence']} |" for k, v in out.items()]
+        md += ["", _provenance(d, "`ablation_faces.csv`, `tradeoff_faces.csv`, `compare_runs.csv`")]
         save_text("\n".join(md) + "\n", d / "claims.md")
     return out
 
@@ -245,46 +286,42 @@ def _cells(faces, runs, by, metrics, fmt) -> dict:
     return {c: {m: f"{fmt[m](pt[m][i])} [{fmt[m](interval(reps[m][:, i])[0])}, {fmt[m](interval(reps[m][:, i])[1])}]" for m in metrics}
             for i, c in enumerate(conds[by])}
 
-def _runs(d: Path, name: str):
-    import pandas as pd
-    files = [f for f in [d / f"{name}_runs.csv", *sorted(d.glob(f"seeds/seed*/{name}_runs.csv"))] if f.exists()]
-    return pd.concat([pd.read_csv(f).assign(seed=i) for i, f in enumerate(files)], ignore_index=True) if files else None
-
 PCT, DB, F3 = (lambda x: f"{100 * x:.1f}%"), (lambda x: f"{x:.1f} dB"), (lambda x: f"{x:.3f}")
 def _p(paper_row: dict, key: str, digits: int) -> str: return f"{paper_row[key]:.{digits}f}" if key in paper_row else ""   # as the paper prints it
 
-def tables(fig_dir: str | Path = "figures") -> dict:
-    "Write `table1.md` (compare) and `table3.md` (ablation) in `fig_dir` from its results; returns {name: markdown}."
+def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
+    "Write `table1.md` (compare) and `table3.md` (ablation) in `fig_dir` from its results (`seed_dirs`); returns {name: markdown}."
     d, paper, out = project_path(fig_dir), _paper(), {}
-    r = _runs(d, "compare")
+    r = _runs(d, "compare", seeds)
     if r is not None:
         per_seed = r.groupby(["method", "seed"], sort=False).agg(fid=("fid", "mean"), dclip=("directional_clip", "mean"), edit=("edit_seconds", "sum"),
                                                               train=("train_seconds", "sum"), ips=("images_per_second", "mean"))
         g = per_seed.groupby(level=0, sort=False).mean()
-        cells = _cells(face_results(d, "compare"), r, "method", ["directional_clip", "edit_success", "preserved", "psnr_outside_mask"],
+        cells = _cells(face_results(d, "compare", seeds), r, "method", ["directional_clip", "edit_success", "preserved", "psnr_outside_mask"],
                        {"directional_clip": F3, "edit_success": PCT, "preserved": PCT, "psnr_outside_mask": DB})
         n = r.groupby(["seed", "method"]).n_images.sum().iloc[0]                 # edits per method and seed
         t2 = paper["table2_styleclip_vs_sdd"]["face"]["styleclip"]        # the paper's StyleCLIP row is Table 2's face row
         paper_rows = paper["table1_celebahq"] | {"StyleCLIP-style": {"fid": t2["fid"], "directional_clip": t2["clip"]}}
-        L = [f"| method | FID, paper | FID, ours | dir. CLIP, paper | dir. CLIP, ours | total time, paper (s, 1000 edits) | total time, ours (s, {n} edits) | edit success | preservation | PSNR outside mask |",
+        L = [f"| method | FID, paper (Inception) | FD, ours (tiny-clip) | dir. CLIP, paper | dir. CLIP, ours (tiny-clip/toy) | total time, paper (s, 1000 edits) | "
+             f"total time, ours (s, {n} edits) | edit success | preservation | PSNR outside mask |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for m, row in g.iterrows():
             pp, c = paper_rows.get(m, {}), cells.get(m, {})
             L.append(f"| {m} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'directional_clip', 4)} | {c.get('directional_clip', f'{row.dclip:.3f}')} | {pp.get('total_seconds', '')} | "
-                     f"{row.edit + row.train:.0f} ({row.train:.0f} training) | {c.get('edit_success', '')} | {c.get('preserved', '')} | {c.get('psnr_outside_mask', '')} |")
-        out["table1"] = "\n".join(L) + "\n"
-    a = _runs(d, "ablation")
+                     f"{row.edit + row.train:.0f} ({row.train:.0f} HQS search + training) | {c.get('edit_success', '')} | {c.get('preserved', '')} | {c.get('psnr_outside_mask', '')} |")
+        out["table1"] = "\n".join(L + ["", _provenance(d, "`compare_runs.csv`, `compare_faces.csv`")]) + "\n"
+    a = _runs(d, "ablation", seeds)
     if a is not None:
         g = a.groupby(["strategy", "seed"], sort=False)[["fid", "directional_clip", "n_timesteps", "mean_hqs"]].mean().groupby(level=0, sort=False).mean()
-        cells = _cells(face_results(d, "ablation"), a, "strategy", ["directional_clip", "edit_success", "preserved"],
+        cells = _cells(face_results(d, "ablation", seeds), a, "strategy", ["directional_clip", "edit_success", "preserved"],
                        {"directional_clip": F3, "edit_success": PCT, "preserved": PCT})
-        L = ["| strategy | FID, paper | FID, ours | dir. CLIP, paper | dir. CLIP, ours | timesteps | mean HQS | edit success | preservation |",
+        L = ["| strategy | FID, paper (Inception) | FD, ours (tiny-clip) | dir. CLIP, paper | dir. CLIP, ours (tiny-clip/toy) | timesteps | mean HQS | edit success | preservation |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for s, row in g.iterrows():
             pp, c = paper["table3_ablation"].get(s, {}), cells.get(s, {})
             L.append(f"| {s} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'clip', 4)} | {c.get('directional_clip', f'{row.directional_clip:.3f}')} | "
                      f"{row.n_timesteps:.0f} | {row.mean_hqs:.2f} | {c.get('edit_success', '')} | {c.get('preserved', '')} |")
-        out["table3"] = "\n".join(L) + "\n"
+        out["table3"] = "\n".join(L + ["", _provenance(d, "`ablation_runs.csv`, `ablation_faces.csv`")]) + "\n"
     for k, v in out.items(): save_text(v, d / f"{k}.md")
     return out
 

@@ -12,6 +12,9 @@ def test_reproduce_quick_runs_everything_and_reports_failures(root, tmp_path, py
                         "--device", "nonsense"], cwd=root, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAILED hqs" in r.stdout and "FAILED ablation" in r.stdout
+    r = subprocess.run([python, "-m", "sdd_nb.reproduce", "--quick", "--seeds", "0", "0", "--out", str(out / "x")], cwd=root,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "distinct" in r.stderr and not (out / "x").exists()
     r = subprocess.run([python, "-m", "sdd_nb.reproduce", "--quick", "--out", str(out / "ok")], cwd=root,
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -19,6 +22,14 @@ def test_reproduce_quick_runs_everything_and_reports_failures(root, tmp_path, py
     assert set(s["results"]) == {"hqs", "tradeoff", "ablation", "compare"} and all(v["ok"] for v in s["results"].values())
     figs = {p.name for p in (out / "ok" / "figures").iterdir()}
     assert {"hqs_curves.png", "tradeoff.png", "ablation.csv", "compare_table1.csv"} <= figs
+    # per-face results, the claims with their design, the generated tables; --quick is one seed and says so
+    assert {"tradeoff_faces.csv", "ablation_faces.csv", "compare_faces.csv", "claims.md", "table1.md", "table3.md", "seeds.json"} <= figs
+    assert s["seeds"] == [0] and "--seeds 0" in s["command"]
+    claims = json.loads((out / "ok" / "figures" / "claims.json").read_text())
+    assert "1 seed(s) x 1 prompt(s) x 3 faces" in claims["hqs_beats_random"]["design"]
+    assert all(c["verdict"] in ("holds", "does not hold", "inconclusive", "untested") for c in claims.values())
+    faces = pd.read_csv(out / "ok" / "figures" / "tradeoff_faces.csv")
+    assert len(faces) == 3 * 3 and set(faces.columns) >= {"seed", "prompt", "method", "alpha", "face", "edit_success", "psnr_outside_mask"}
     assert all((out / "ok" / f"{n}.ipynb").exists() for n in s["results"])
     # what each quick notebook measured
     t = pd.read_csv(out / "ok" / "figures" / "tradeoff.csv")

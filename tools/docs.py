@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from sdd_nb.core import save_text          # atomically: a killed build never leaves half a page
+
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
 
@@ -25,7 +27,7 @@ SECTIONS = [
     ("SDD", ["index", "02_guidance", "03_hqs", "04_manipulators", "05_distill", "train"]),
     ("Experiments", ["hqs", "compare", "tradeoff", "ablation", "sweep"]),
     ("The library", ["00_core", "05b_clipdir", "06_baselines", "07_metrics", "08_reproduce", "09_stylegan2",
-                     "10_identity", "11_presets"]),
+                     "10_identity", "11_presets", "12_api"]),
     ("Appendix: the embedded world", ["01_toyfaces", "01b_imagefolder", "01c_models", "01d_pretrain", "pretrain",
                                       "toyworld"]),
 ]
@@ -329,14 +331,14 @@ def build(out: Path, only: list[str] | None = None, execute_lib: bool = True, jo
                             f"To see them, run <code>{html.escape(cmd)}</code> (it writes an executed copy under "
                             f"<code>_runs/</code>), then <code>make docs</code> again.")
         page = prepare(nb, n, out, NBS, e["missing"])
-        (out / page_of(n)).write_text(render_page(page, n, note, names, titles))
+        save_text(render_page(page, n, note, names, titles), out / page_of(n))
         log(f"{n:>16}: {e['status']}" + (f" in {e['seconds']:.0f} s" if e["seconds"] else "")
             + (f"  ERROR {e['error']}" if e["error"] else "") + (f"  missing images {e['missing']}" if e["missing"] else ""))
         return e
 
     with ThreadPoolExecutor(max(1, jobs)) as pool: entries = list(pool.map(one, names))
     built = datetime.now().strftime("%Y-%m-%d %H:%M")
-    (out / "index.html").write_text(render_index(entries, built))
+    save_text(render_index(entries, built), out / "index.html")
     return {e["name"]: e for e in entries}
 
 
@@ -348,7 +350,8 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1, help="notebooks executed at a time (default 1)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds a cell may run (default 900)")
     a = ap.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.pop("MPLBACKEND", None)      # the kernels inherit it, and ipykernel plots inline only when it is unset
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     t0 = time.perf_counter()
     only = [s.strip().removesuffix(".ipynb") for s in a.only.split(",") if s.strip()] or None
