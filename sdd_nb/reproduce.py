@@ -308,7 +308,7 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
         for m, row in g.iterrows():
             pp, c = paper_rows.get(m, {}), cells.get(m, {})
             L.append(f"| {m} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'directional_clip', 4)} | {c.get('directional_clip', f'{row.dclip:.3f}')} | {pp.get('total_seconds', '')} | "
-                     f"{row.edit + row.train:.0f} ({row.train:.0f} HQS search + training) | {c.get('edit_success', '')} | {c.get('preserved', '')} | {c.get('psnr_outside_mask', '')} |")
+                     f"{row.edit + row.train:.0f}{f' ({row.train:.0f} HQS search + training)' if row.train else ''} | {c.get('edit_success', '')} | {c.get('preserved', '')} | {c.get('psnr_outside_mask', '')} |")
         out["table1"] = "\n".join(L + ["", _provenance(d, "`compare_runs.csv`, `compare_faces.csv`")]) + "\n"
     a = _runs(d, "ablation", seeds)
     if a is not None:
