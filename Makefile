@@ -40,10 +40,13 @@ clean-nbs: install
 readme: install
 	$(PY) tools/readme.py --write
 # Every figure and table of the paper, the claims with 95% intervals (sdd_nb.reproduce): three training seeds by default
-# (several hours on a 2-core CPU); SEEDS="0" for one (intervals over faces only, said so in figures/claims.md).
+# (several hours on a 2-core CPU); SEEDS="0" for one (intervals over faces only, said so in figures/claims.md);
+# ADD_SEEDS="1 2" adds seeds to the results already in figures/ (their trained experiments only; the baselines are reused).
+# A notebook that already finished with the same parameters is skipped (python -m sdd_nb.reproduce --rerun runs it again).
 SEEDS ?=
+ADD_SEEDS ?=
 reproduce: install
-	$(PY) -m sdd_nb.reproduce $(if $(SEEDS),--seeds $(SEEDS))
+	$(PY) -m sdd_nb.reproduce $(if $(ADD_SEEDS),--add-seeds $(ADD_SEEDS),$(if $(SEEDS),--seeds $(SEEDS)))
 
 bench: install
 	$(PY) bench/render_speed.py

@@ -174,9 +174,12 @@ def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str 
     if per_face: row["per_face"] = faces
     return row, edited
 
-def face_rows(row: dict, **keys):
-    "Pop `row['per_face']` (of `measure_edits(..., per_face=True)`) into a DataFrame, a row per face, `keys` as first columns."
+def face_rows(row: dict, index=None, **keys):
+    """Pop `row['per_face']` (of `measure_edits(..., per_face=True)`) into a DataFrame, a row per face, `keys` as first
+    columns; `index`: the faces' indices in the toy world (`toy_truth(...)['index']`), kept as `face_index` so that
+    results of different runs can be checked to be on the same faces."""
     import pandas as pd
     f = pd.DataFrame(row.pop("per_face")); f.insert(0, "face", range(len(f)))
+    if index is not None: f.insert(1, "face_index", [int(i) for i in index])
     for i, (k, v) in enumerate(keys.items()): f.insert(i, k, v)
     return f

@@ -14,47 +14,81 @@ from .core import project_path, save_json, save_text
 from .core import machine_name
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SEEDED', 'FULL_SEEDS', 'QUICK_SEEDS', 'QUICK', 'NAMES', 'PCT', 'DB', 'F3', 'experiment_parameters',
-           'reproduce', 'seed_dirs', 'face_results', 'bootstrap_means', 'interval', 'verdict', 'claim_hqs',
-           'claim_tradeoff', 'claim_speed', 'claims', 'tables', 'main']
+__all__ = ['EXPERIMENTS', 'SEEDED', 'WITH_BASELINES', 'FULL_SEEDS', 'QUICK_SEEDS', 'QUICK', 'OUTPUTS', 'SEED_FREE', 'NAMES',
+           'ROW_NAMES', 'PCT', 'DB', 'F3', 'seed_dir', 'experiment_parameters', 'finished', 'reproduce', 'seed_dirs',
+           'face_results', 'bootstrap_means', 'complete', 'interval', 'verdict', 'claim_hqs', 'claim_tradeoff',
+           'claim_speed', 'claims', 'tables', 'plots', 'main']
 
 # %% ../nbs/08_reproduce.ipynb #e1a00002
 EXPERIMENTS = ("hqs", "tradeoff", "ablation", "compare")
 SEEDED = ("tradeoff", "ablation", "compare")      # trained, so run once per training seed; hqs once
+WITH_BASELINES = ("tradeoff", "compare")          # measure SDEdit and DDIB, which do not train: with the first seed only
 FULL_SEEDS, QUICK_SEEDS = (0, 1, 2), (0,)
 
 QUICK = {   # a few images and steps: seconds per notebook
     "hqs": {"prompts": ["smiling", "white hair"], "n_images": 2, "t_step": 400},
     "tradeoff": {"prompts": ["angry"], "n_images": 3, "alphas": [0.5], "ddim_steps": 3, "sdd_steps": 2},
     "ablation": {"prompts": ["angry"], "n_images": 3, "steps": 2, "hqs_images": 2, "xi_large": 0.5},
-    "compare": {"prompts": ["angry"], "n_images": 3, "ddim_steps": 3, "sdd_steps": 2, "styleclip_steps": 2},
+    "compare": {"prompts": ["angry"], "n_images": 3, "ddim_steps": 3, "sdd_steps": 2, "styleclip_steps": 2, "defaults_steps": 2},
 }
+
+def seed_dir(folder: str | Path, seed: int) -> Path:
+    "Where a seed's results go: seed 0's in `folder` itself (the figures the README shows), each other's in `folder/seeds/seed<N>`."
+    return Path(folder) if seed == 0 else Path(folder) / "seeds" / f"seed{seed}"
 
 def experiment_parameters(name: str, quick: bool, out: Path, device: str, seed: int = 0, first_seed: bool = True) -> dict:
     """The papermill parameters of one experiment for one seed: its full YAML, or the quick set writing under `out`. A seed
-    after the first writes into `<out_dir>/seeds/seed<N>` and trains into `<runs_dir>-seed<N>`."""
+    other than 0 writes into `seed_dir(out_dir, seed)` and trains into `<runs_dir>-seed<N>`; after the run's first seed
+    the training-free baselines are not measured again."""
     if quick: p = dict(QUICK[name]) | {"out_dir": str(out / "figures"), **({"runs_dir": str(out / "runs" / name)} if name != "hqs" else {})}
     else: p = yaml.safe_load(project_path(f"nbs/configs/{name}_full.yaml").read_text())
     p |= {"device": device}
     if name in SEEDED:
         p["seed"] = seed
-        if not first_seed:
-            p["out_dir"] = f"{p['out_dir']}/seeds/seed{seed}"
+        if seed != 0:
+            p["out_dir"] = str(seed_dir(p["out_dir"], seed))
             p |= {k: f"{p[k]}-seed{seed}" for k in ("runs_dir", "sdd_runs_dir") if p.get(k)}
+        if name in WITH_BASELINES and not first_seed: p["baselines"] = False
     return p
 
 def _jobs(names, seeds) -> list[tuple[str, int, str]]:
-    "(experiment, seed, name of its executed notebook), seed by seed."
-    return [(n, s, n if s == seeds[0] else f"{n}-seed{s}") for s in seeds for n in names if n in SEEDED or s == seeds[0]]
+    "(experiment, seed, name of its executed notebook), seed by seed; hqs with the first seed only."
+    return [(n, s, n if s == 0 or n not in SEEDED else f"{n}-seed{s}") for s in seeds for n in names if n in SEEDED or s == seeds[0]]
 
 # %% ../nbs/08_reproduce.ipynb #e1a00004
-def _check_request(only, seeds, quick) -> tuple[list, tuple]:
+def _check_request(only, seeds, quick, add: tuple = ()) -> tuple[list, tuple]:
     names = list(EXPERIMENTS) if not only else [n.strip() for n in (only.split(",") if isinstance(only, str) else only)]
     unknown = set(names) - set(EXPERIMENTS)
     if unknown: raise ValueError(f"unknown experiments {sorted(unknown)}; choose from {list(EXPERIMENTS)}")
     seeds = tuple(int(s) for s in (seeds if seeds is not None else (QUICK_SEEDS if quick else FULL_SEEDS)))
     if not seeds or len(set(seeds)) != len(seeds): raise ValueError(f"seeds must be distinct integers, e.g. 0 1 2 (got {seeds})")
+    if set(add) & set(seeds): raise ValueError(f"seeds {sorted(set(add) & set(seeds))} already have results (seeds.json: {list(add)}); add others")
     return names, seeds
+
+def _effective(name: str, params: dict) -> dict:
+    "The parameters a notebook runs with: its parameters cell's defaults, then `params` (what papermill injects)."
+    import ast, papermill as pm
+    defaults = {}
+    for k, v in pm.inspect_notebook(str(project_path(f"nbs/{name}.ipynb"))).items():
+        try: defaults[k] = ast.literal_eval(v["default"])
+        except (ValueError, SyntaxError): defaults[k] = v["default"]
+    return json.loads(json.dumps(defaults | dict(params)))
+
+OUTPUTS = {"hqs": "hqs_table.csv", "tradeoff": "tradeoff_faces.csv", "ablation": "ablation_faces.csv", "compare": "compare_faces.csv"}
+
+def finished(executed: Path, params: dict, outputs=(), name: str | None = None) -> float | None:
+    """The recorded duration (s) of an executed notebook that ran to its end without an error and with the same
+    parameters (with `name`, the notebook's: its defaults filled in, so a value passed or left to its default compares
+    equal), and whose `outputs` still exist; else None (missing, failed, stopped part-way, other parameters, results
+    gone: run it). The notebook's code is not compared: after changing an experiment notebook, run with `rerun`."""
+    if not all(Path(o).exists() for o in outputs): return None
+    try: nb = json.loads(Path(executed).read_text())
+    except (OSError, ValueError): return None
+    pm = nb.get("metadata", {}).get("papermill", {})
+    done = all(c.get("metadata", {}).get("papermill", {}).get("status") == "completed" for c in nb.get("cells", []) if c.get("cell_type") == "code")
+    same = (_effective(name, pm.get("parameters") or {}) == _effective(name, params) if name
+            else json.loads(json.dumps(pm.get("parameters"))) == json.loads(json.dumps(params)))
+    return round(float(pm["duration"]), 1) if done and same and not pm.get("exception") and pm.get("duration") else None
 
 def _run_notebook(name: str, params: dict, executed: Path, progress: bool) -> dict:
     "Run `nbs/<name>.ipynb` with papermill into `executed`: {'ok', 'seconds', 'error'} (an error is reported, not raised)."
@@ -73,38 +107,61 @@ def _run_notebook(name: str, params: dict, executed: Path, progress: bool) -> di
         return {"ok": False, "seconds": round(time.perf_counter() - t0, 1), "error": " ".join(msg[-3:])[:500]}
 
 def reproduce(out: str | Path | None = None, quick: bool = False, only=None, device: str = "cpu", progress: bool = True,
-              seeds=None) -> dict:
+              seeds=None, rerun: bool = False, add: bool = False) -> dict:
     """Run the experiment notebooks with papermill for each training seed (default 0, 1, 2; one for `quick`), executed
-    copies in `out`, continuing past failures; then the claims and tables with intervals. Returns {job: {'ok', 'seconds',
-    'error'}} and writes it to `out/summary.json` (and `figures/reproduce_summary.json` for a full run)."""
-    names, seeds = _check_request(only, seeds, quick)                                              # 1. check
+    copies in `out`, continuing past failures and skipping jobs that already finished with the same parameters (unless
+    `rerun`); then the claims, tables and plots with intervals. `add`: `seeds` join the seeds whose results are already
+    there (`seeds.json`): only their trained experiments run, the baselines are those already measured. Returns {job: {'ok',
+    'seconds', 'error', 'reused'}} and writes it to `out/summary.json` (and `figures/reproduce_summary.json` for a full run)."""
     out = Path(out) if out else project_path("_runs/reproduce-quick" if quick else "_runs/reproduce")
-    out.mkdir(parents=True, exist_ok=True)
-    results, jobs = {}, _jobs(names, seeds)
     fig_dir = out / "figures" if quick else project_path("figures")
-    if set(names) & set(SEEDED): save_json({"seeds": list(seeds)}, fig_dir / "seeds.json")      # which seed folders are this run's
+    before = tuple(seed_dirs(fig_dir)) if add else ()
+    names, seeds = _check_request(only, seeds, quick, before)                                      # 1. check
+    out.mkdir(parents=True, exist_ok=True)
+    results, jobs = {}, [j for j in _jobs(names, seeds) if not add or j[0] in SEEDED]
+    if set(names) & set(SEEDED): save_json({"seeds": list(before + seeds)}, fig_dir / "seeds.json")   # which seed folders are this run's
     for i, (name, seed, key) in enumerate(jobs, 1):                                                # 2. run, seed by seed
-        params = experiment_parameters(name, quick, out, device, seed, seed == seeds[0])
+        params = experiment_parameters(name, quick, out, device, seed, seed == seeds[0] and not add)
+        done = None if rerun else finished(out / f"{key}.ipynb", params, [project_path(params["out_dir"]) / OUTPUTS[name]], name)
+        if done is not None:
+            results[key] = {"ok": True, "seconds": done, "error": None, "reused": True}
+            if progress: print(f"[{i}/{len(jobs)}] {key}: finished earlier with these parameters ({done:.0f} s); skipped (--rerun runs it)", flush=True)
+            continue
         if progress: print(f"[{i}/{len(jobs)}] {key}: {json.dumps(params)}", flush=True)
-        results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress)
+        results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress) | {"reused": False}
         if progress: print(f"    {'done' if results[key]['ok'] else 'FAILED'} in {results[key]['seconds']:.0f} s", flush=True)
+    command = ("python -m sdd_nb.reproduce" + (" --quick" if quick else "") + (" --add-seeds " if add else " --seeds ")
+               + " ".join(map(str, seeds)) + (f" --only {','.join(names)}" if only else "") + f" --device {device}")
+    seconds_now = round(sum(r["seconds"] for r in results.values() if not r.get("reused")), 1)
+    earlier = _earlier(out, fig_dir, quick) if add else {}                     # the run these seeds were added to
+    results = {k: v | {"reused": True} for k, v in earlier.get("results", {}).items()} | results   # its jobs, not run by this call
+    summary = {"quick": quick, "device": device, "seeds": list(before + seeds), "results": results,
+               "total_seconds": round(sum(r["seconds"] for r in results.values()), 1), "seconds_this_call": seconds_now,
+               "machine": _machine_name(device), "command": " && ".join(c for c in (earlier.get("command"), command) if c)}
+    _save_summary(summary, out, fig_dir, quick)                                # first: the run the tables' provenance names
     found = claims(fig_dir) if fig_dir.exists() else {}                                            # 3. read back
-    try:
-        if fig_dir.exists(): tables(fig_dir)
-    except (ValueError, KeyError, IndexError) as e: print(f"tables could not be written: {type(e).__name__}: {e}")
-    summary = {"quick": quick, "device": device, "seeds": list(seeds), "results": results,
-               "total_seconds": round(sum(r["seconds"] for r in results.values()), 1),
-               "machine": _machine_name(device), "command": "python -m sdd_nb.reproduce" + (" --quick" if quick else "")
-               + f" --seeds {' '.join(map(str, seeds))}" + (f" --only {','.join(names)}" if only else "") + f" --device {device}",
-               "claims": {k: v["verdict"] for k, v in found.items()}}
-    save_json(summary, out / "summary.json")
-    if not quick and fig_dir.exists(): save_json(summary | {"date": time.strftime("%Y-%m-%d")}, fig_dir / "reproduce_summary.json")   # beside the figures it made
+    for stage in (tables, plots):
+        try:
+            if fig_dir.exists(): stage(fig_dir)
+        except (ValueError, KeyError, IndexError) as e: print(f"{stage.__name__} could not be written: {type(e).__name__}: {e}")
+    _save_summary(summary | {"claims": {k: v["verdict"] for k, v in found.items()}}, out, fig_dir, quick)
     if progress: _report(results, found, out)
     return results
 
+def _save_summary(summary: dict, out: Path, fig_dir: Path, quick: bool):
+    save_json(summary, out / "summary.json")
+    if not quick and fig_dir.exists(): save_json(summary | {"date": time.strftime("%Y-%m-%d")}, fig_dir / "reproduce_summary.json")   # beside the figures it made
+
+def _earlier(out: Path, fig_dir: Path, quick: bool) -> dict:
+    "The summary of the run that seeds are added to (its command and jobs), or {}."
+    f = out / "summary.json" if quick else fig_dir / "reproduce_summary.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
 def _report(results, found, out):
     failed = [n for n, r in results.items() if not r["ok"]]
-    print(f"{len(results) - len(failed)}/{len(results)} notebooks ran in {sum(r['seconds'] for r in results.values()):.0f} s; executed notebooks in {out}")
+    reused = [n for n, r in results.items() if r.get("reused")]
+    print(f"{len(results) - len(failed)}/{len(results)} notebooks finished ({len(reused)} of them earlier, reused), "
+          f"{sum(r['seconds'] for r in results.values()):.0f} s in all; executed notebooks in {out}")
     for n in failed: print(f"FAILED {n}: {results[n]['error']}  (see {out / (n + '.ipynb')})")
     for k, v in found.items(): print(f"claim {k}: {v['verdict']} ({v['evidence']})")
 
@@ -114,13 +171,13 @@ def _machine_name(device) -> str:
 
 # %% ../nbs/08_reproduce.ipynb #e1a00007
 def seed_dirs(fig_dir: str | Path, seeds=None) -> dict:
-    """{seed: folder of its results}: the first seed's in `fig_dir`, each other's in `fig_dir/seeds/seed<N>`. `seeds`
-    default: the ones the last `reproduce` ran (`fig_dir/seeds.json`), else 0 alone."""
+    """{seed: folder of its results} (`seed_dir`). `seeds` default: the ones the last `reproduce` ran (`fig_dir/seeds.json`),
+    else 0 alone."""
     d = Path(fig_dir)
     if seeds is None:
         f = d / "seeds.json"
         seeds = json.loads(f.read_text())["seeds"] if f.exists() else [0]
-    return {int(s): d if i == 0 else d / "seeds" / f"seed{s}" for i, s in enumerate(seeds)}
+    return {int(s): seed_dir(d, int(s)) for s in seeds}
 
 def face_results(fig_dir: str | Path, name: str, seeds=None):
     """Every seed's per-face results of one experiment (`<name>_faces.csv` in each seed's folder, only that seed's rows:
@@ -136,14 +193,31 @@ def face_results(fig_dir: str | Path, name: str, seeds=None):
     out = pd.concat(frames, ignore_index=True); out.attrs["missing"] = missing
     return out
 
-def bootstrap_means(faces, by: list, metrics: list, n_boot: int = 1000, seed: int = 0):
+def _spread_seed_free(f, seed_free: dict | None):
+    "Rows of the conditions in `seed_free` ({column: values}) measured with one seed, copied into every seed."
+    import pandas as pd
+    if not seed_free: return f
+    m = pd.Series(True, index=f.index)
+    for k, vals in seed_free.items(): m &= f[k].isin(vals)
+    free, rest = f[m], f[~m]
+    seeds, measured = sorted(set(f.seed)), sorted(set(free.seed))
+    if free.empty or measured == seeds: return f                              # absent, or measured with every seed: as they are
+    if len(measured) > 1:
+        raise ValueError(f"{seed_free} were measured with seeds {measured} of {seeds}: with one seed (then reused) or with every "
+                         "seed, not some; a stale results file of an earlier run? run those seeds again (reproduce --rerun)")
+    return pd.concat([rest] + [free.assign(seed=s) for s in sorted(set(f.seed))], ignore_index=True)
+
+def bootstrap_means(faces, by: list, metrics: list, n_boot: int = 1000, seed: int = 0, seed_free: dict | None = None):
     """(conditions, point, replicates): the conditions (a DataFrame of the `by` columns), the mean of each metric per
     condition over seeds, prompts and faces ({metric: array (n_cond,)}), and `n_boot` bootstrap replicates of it
     ({metric: array (n_boot, n_cond)}). One resample serves every metric and condition: the seeds drawn with replacement,
-    then each (seed, prompt)'s faces with replacement, the same faces for every condition (paired). Every condition must
-    have every (seed, prompt) and each face once, else a ValueError names what is missing."""
+    then each prompt's faces with replacement: the same faces for every condition and every seed (every seed edits the same
+    test faces, so the comparison is paired across methods and seeds; `face_index`, where written, is checked to agree).
+    Conditions named in `seed_free` ({column: values}) that were measured with one seed count as the same in every seed.
+    Every condition must have every (seed, prompt) and each face once, else a ValueError names what is missing."""
     import numpy as np
     rng = np.random.default_rng(seed)
+    faces = _spread_seed_free(faces, seed_free)
     f = faces.assign(_c=faces.groupby(by, dropna=False, sort=False).ngroup())
     conds = f.drop_duplicates("_c").sort_values("_c")[by].reset_index(drop=True)
     seeds, prompts = sorted(f.seed.unique()), sorted(f.prompt.unique())
@@ -151,7 +225,9 @@ def bootstrap_means(faces, by: list, metrics: list, n_boot: int = 1000, seed: in
     gaps = [k for k in ((s, p) for s in seeds for p in prompts) if k not in cells or cells[k]._c.nunique() < len(conds)]
     if gaps: raise ValueError(f"incomplete results: {len(gaps)} (seed, prompt) cells lack a condition, e.g. {gaps[:3]}")
     if f.duplicated(["seed", "prompt", "_c", "face"]).any(): raise ValueError("a face appears twice for one condition, seed and prompt")
-    idx = {k: rng.integers(0, g.face.nunique(), (n_boot, g.face.nunique())) for k, g in cells.items()}   # the same faces ...
+    _check_same_faces(f, seeds, prompts)
+    n = {p: f[f.prompt == p].face.nunique() for p in prompts}
+    idx = {p: rng.integers(0, n[p], (n_boot, n[p])) for p in prompts}                                   # the same faces ...
     counts = rng.multinomial(len(seeds), [1 / len(seeds)] * len(seeds), n_boot)                       # ... and seeds for all
     point, reps = {}, {}
     for m in metrics:
@@ -160,9 +236,29 @@ def bootstrap_means(faces, by: list, metrics: list, n_boot: int = 1000, seed: in
             for p in prompts:
                 a = cells[(s, p)].pivot(index="_c", columns="face", values=m).reindex(range(len(conds))).to_numpy(float)
                 pt[i] += a.mean(1) / len(prompts)
-                rep[i] += a[:, idx[(s, p)]].mean(2).T / len(prompts)
+                rep[i] += a[:, idx[p]].mean(2).T / len(prompts)
         point[m], reps[m] = pt.mean(0), np.einsum("bs,sbc->bc", counts, rep) / len(seeds)
     return conds, point, reps
+
+def _check_same_faces(f, seeds, prompts):
+    "Every seed edited the same faces of each prompt: the same count and, where `face_index` is written, the same faces."
+    for p in prompts:
+        g = f[f.prompt == p]
+        counts = g.groupby("seed").face.nunique()
+        if counts.nunique() > 1: raise ValueError(f"{p!r}: the seeds edited different numbers of faces ({counts.to_dict()})")
+        if "face_index" in g and g.face_index.notna().all():
+            ids = {s: tuple(h.drop_duplicates("face").sort_values("face").face_index) for s, h in g.groupby("seed")}
+            if len(set(ids.values())) > 1: raise ValueError(f"{p!r}: the seeds edited different faces (face_index differs); "
+                                                            "results of an earlier run that drew faces per seed? run them again")
+
+def complete(faces, col: str):
+    """`faces` restricted to the values of `col` measured in every (seed, prompt) (what `bootstrap_means` can pair), and
+    {value: [(seed, prompt) it lacks]} for the others (e.g. a threshold that no timestep of one seed's HQS curve passes:
+    that run could not train)."""
+    key = lambda g: {(int(s), p) for s, p in g[["seed", "prompt"]].drop_duplicates().itertuples(index=False)}
+    cells = key(faces)
+    missing = {v: sorted(cells - key(g)) for v, g in faces.groupby(col, sort=False) if cells - key(g)}
+    return faces[~faces[col].isin(list(missing))], missing
 
 def interval(x, level: float = 0.95) -> tuple[float, float]:
     "The percentile bootstrap interval of replicates `x`."
@@ -180,6 +276,7 @@ def _runs(d: Path, name: str, seeds=None):
     return pd.concat(frames, ignore_index=True) if frames else None
 
 # %% ../nbs/08_reproduce.ipynb #e1a0000a
+SEED_FREE = {"method": ["SDEdit", "DDIB"]}        # do not train: measured with one seed, the same in every seed's draw
 NAMES = {"hqs_beats_random": "HQS-selected timesteps beat random ones (Table 3)",
          "sdd_above_tradeoff": "SDD lies above the SDEdit/DDIB trade-off curve (Figures 1, 6)",
          "sdd_100x_faster": "SDD edits at least 100x faster per image than SDEdit (Table 1)"}
@@ -189,7 +286,7 @@ def _word(c: dict) -> str:
 
 def _design(faces) -> str:
     s = (f"{faces.seed.nunique()} seed(s) x {faces.prompt.nunique()} prompt(s) x {faces.groupby(['seed', 'prompt']).face.nunique().min()} "
-         "faces (each seed trains its own manipulators and draws its own test faces)")
+         "faces; each seed trains its own manipulators, every seed edits the same test faces")
     return s + (f"; no results for seeds {faces.attrs['missing']}" if faces.attrs.get("missing") else "")
 
 def _ci(v) -> str: return f"[{v[0]:+.3f}, {v[1]:+.3f}]"
@@ -204,6 +301,7 @@ def _provenance(d: Path, files: str) -> str:
 def claim_hqs(d: Path, n_boot: int, seeds=None) -> dict:
     f = face_results(d, "ablation", seeds)
     if f is None: return {"holds": None, "evidence": "no per-face ablation results (ablation_faces.csv), so no interval: run the ablation notebook"}
+    f = f[f.strategy.isin(["largest HQS", "random"])]                     # the two the claim compares (another may lack a run)
     conds, pt, reps = bootstrap_means(f, ["strategy"], ["edit_success", "directional_clip"], n_boot)
     j = {s: i for i, s in enumerate(conds.strategy)}; L, R = j["largest HQS"], j["random"]
     diffs = {m: reps[m][:, L] - reps[m][:, R] for m in reps}
@@ -219,7 +317,7 @@ def claim_tradeoff(d: Path, n_boot: int, seeds=None) -> dict:
     import numpy as np
     f = face_results(d, "tradeoff", seeds)
     if f is None: return {"holds": None, "evidence": "no per-face trade-off results (tradeoff_faces.csv), so no interval: run the tradeoff notebook"}
-    conds, pt, reps = bootstrap_means(f, ["method", "alpha"], ["edit_success", "psnr_outside_mask"], n_boot)
+    conds, pt, reps = bootstrap_means(f, ["method", "alpha"], ["edit_success", "psnr_outside_mask"], n_boot, seed_free=SEED_FREE)
     s, per = int(np.flatnonzero(conds.method == "SDD")[0]), {}
     for b in ("SDEdit", "DDIB"):
         ix = np.flatnonzero(conds.method == b)
@@ -246,9 +344,11 @@ def claim_speed(d: Path, n_boot: int, seeds=None) -> dict:
     r = _runs(d, "compare", seeds)
     if r is None: return {"holds": None, "evidence": "no comparison results: run the compare notebook"}
     w = r.pivot_table(index=["seed", "prompt"], columns="method", values="images_per_second")
+    if not {"SDD", "SDEdit"} <= set(w.columns): raise KeyError(f"no timing of {sorted({'SDD', 'SDEdit'} - set(w.columns))} in compare_runs.csv")
+    w = w[w.SDEdit.notna() & w.SDD.notna()]                           # timed in the same run: the baselines run with one seed
     ratio = (w["SDD"] / w["SDEdit"]).to_numpy()
     lo, hi = interval(np.random.default_rng(0).choice(ratio, (n_boot, len(ratio))).mean(1))
-    design = f"{r.seed.nunique()} seed(s) x {r.prompt.nunique()} prompt(s), one timing each"
+    design = f"{w.index.get_level_values('seed').nunique()} seed(s) x {len(w)} prompt(s), SDD and SDEdit timed in the same run"
     return {"holds": verdict(lo, hi, 100.0) if len(ratio) > 1 else None, "design": design if len(ratio) > 1 else None,
             "numbers": {"per_image_speedup": round(float(ratio.mean()), 1), "interval": [round(lo, 1), round(hi, 1)],
                         "sdd_images_per_s": round(float(w["SDD"].mean()), 2), "sdedit_images_per_s": round(float(w["SDEdit"].mean()), 2)},
@@ -275,22 +375,39 @@ def claims(fig_dir: str | Path = "figures", write: bool = True, n_boot: int = 10
 # %% ../nbs/08_reproduce.ipynb #e1a0000d
 def _paper() -> dict: return json.loads(project_path("data/paper_numbers.json").read_text())
 
-def _cells(faces, runs, by, metrics, fmt) -> dict:
+def _cells(faces, runs, by, metrics, fmt, seed_free=None) -> dict:
     """{condition: {metric: 'mean [lo, hi]'}} from per-face results (paired bootstrap); without them (results written before
     they existed) the runs' means alone."""
     if faces is None:
         col = lambda m: {"preserved": "preservation"}.get(m, m)
         g = runs.groupby([by, "seed"], sort=False)[[col(m) for m in metrics]].mean().groupby(level=0, sort=False).mean()
         return {c: {m: fmt[m](g.loc[c, col(m)]) for m in metrics} for c in g.index}
-    conds, pt, reps = bootstrap_means(faces, [by], metrics)
+    conds, pt, reps = bootstrap_means(faces, [by], metrics, seed_free=seed_free)
     return {c: {m: f"{fmt[m](pt[m][i])} [{fmt[m](interval(reps[m][:, i])[0])}, {fmt[m](interval(reps[m][:, i])[1])}]" for m in metrics}
             for i, c in enumerate(conds[by])}
 
+ROW_NAMES = {"SDD": "SDD, the paper's objective", "SDD (defaults)": "SDD, our defaults"}   # Table 1's two SDD rows (README: what each is)
 PCT, DB, F3 = (lambda x: f"{100 * x:.1f}%"), (lambda x: f"{x:.1f} dB"), (lambda x: f"{x:.3f}")
 def _p(paper_row: dict, key: str, digits: int) -> str: return f"{paper_row[key]:.{digits}f}" if key in paper_row else ""   # as the paper prints it
 
+def _per_prompt(d: Path, faces) -> str:
+    "Table 3 per prompt: each strategy's edit success and directional CLIP, mean [95% interval] over seeds and faces."
+    metrics = {"edit_success": PCT, "directional_clip": F3}
+    cells, gaps = {}, {}
+    for p, g in faces.groupby("prompt", sort=False):
+        g, gaps[p] = complete(g, "strategy")
+        cells[p] = _cells(g, None, "strategy", list(metrics), metrics)
+    no_run = lambda p, s: f"no run for seed(s) {', '.join(str(x) for x, _ in gaps[p][s])}"
+    L = ["| strategy | " + " | ".join(f"{p}: edit success | {p}: dir. CLIP" for p in cells) + " |",
+         "| --- |" + " --- | --- |" * len(cells)]
+    for s in faces.strategy.unique():
+        L.append(f"| {s} | " + " | ".join(f"{c[s]['edit_success']} | {c[s]['directional_clip']}" if s in c else f"{no_run(p, s)} | "
+                                           for p, c in cells.items()) + " |")
+    return "\n".join(L + ["", _provenance(d, "`ablation_faces.csv`")]) + "\n"
+
 def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
-    "Write `table1.md` (compare) and `table3.md` (ablation) in `fig_dir` from its results (`seed_dirs`); returns {name: markdown}."
+    """Write `table1.md` (compare), `table3.md` and `table3_prompts.md` (ablation, pooled and per prompt) in `fig_dir` from
+    its results (`seed_dirs`); returns {name: markdown}."""
     d, paper, out = project_path(fig_dir), _paper(), {}
     r = _runs(d, "compare", seeds)
     if r is not None:
@@ -298,7 +415,7 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
                                                               train=("train_seconds", "sum"), ips=("images_per_second", "mean"))
         g = per_seed.groupby(level=0, sort=False).mean()
         cells = _cells(face_results(d, "compare", seeds), r, "method", ["directional_clip", "edit_success", "preserved", "psnr_outside_mask"],
-                       {"directional_clip": F3, "edit_success": PCT, "preserved": PCT, "psnr_outside_mask": DB})
+                       {"directional_clip": F3, "edit_success": PCT, "preserved": PCT, "psnr_outside_mask": DB}, seed_free=SEED_FREE)
         n = r.groupby(["seed", "method"]).n_images.sum().iloc[0]                 # edits per method and seed
         t2 = paper["table2_styleclip_vs_sdd"]["face"]["styleclip"]        # the paper's StyleCLIP row is Table 2's face row
         paper_rows = paper["table1_celebahq"] | {"StyleCLIP-style": {"fid": t2["fid"], "directional_clip": t2["clip"]}}
@@ -307,13 +424,15 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for m, row in g.iterrows():
             pp, c = paper_rows.get(m, {}), cells.get(m, {})
-            L.append(f"| {m} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'directional_clip', 4)} | {c.get('directional_clip', f'{row.dclip:.3f}')} | {pp.get('total_seconds', '')} | "
+            L.append(f"| {ROW_NAMES.get(m, m)} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'directional_clip', 4)} | {c.get('directional_clip', f'{row.dclip:.3f}')} | {pp.get('total_seconds', '')} | "
                      f"{row.edit + row.train:.0f}{f' ({row.train:.0f} HQS search + training)' if row.train else ''} | {c.get('edit_success', '')} | {c.get('preserved', '')} | {c.get('psnr_outside_mask', '')} |")
         out["table1"] = "\n".join(L + ["", _provenance(d, "`compare_runs.csv`, `compare_faces.csv`")]) + "\n"
     a = _runs(d, "ablation", seeds)
     if a is not None:
         g = a.groupby(["strategy", "seed"], sort=False)[["fid", "directional_clip", "n_timesteps", "mean_hqs"]].mean().groupby(level=0, sort=False).mean()
-        cells = _cells(face_results(d, "ablation", seeds), a, "strategy", ["directional_clip", "edit_success", "preserved"],
+        f = face_results(d, "ablation", seeds)
+        f, gaps = complete(f, "strategy") if f is not None else (None, {})
+        cells = _cells(f, a, "strategy", ["directional_clip", "edit_success", "preserved"],
                        {"directional_clip": F3, "edit_success": PCT, "preserved": PCT})
         L = ["| strategy | FID, paper (Inception) | FD, ours (tiny-clip) | dir. CLIP, paper | dir. CLIP, ours (tiny-clip/toy) | timesteps | mean HQS | edit success | preservation |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -321,9 +440,56 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
             pp, c = paper["table3_ablation"].get(s, {}), cells.get(s, {})
             L.append(f"| {s} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'clip', 4)} | {c.get('directional_clip', f'{row.directional_clip:.3f}')} | "
                      f"{row.n_timesteps:.0f} | {row.mean_hqs:.2f} | {c.get('edit_success', '')} | {c.get('preserved', '')} |")
-        out["table3"] = "\n".join(L + ["", _provenance(d, "`ablation_runs.csv`, `ablation_faces.csv`")]) + "\n"
+        why = {(r.strategy, int(r.seed), r.prompt): r.error for r in a.itertuples() if "error" in a and isinstance(r.error, str)}
+        lacks = lambda s, cells_: ", ".join(f"{p} (seed {x}: {why.get((s, x, p), 'no results')})" for x, p in cells_)
+        notes = [f"*{s}* could not train for {lacks(s, cells_)}: its FD, timesteps and HQS average the runs it has, and it "
+                 "has no paired interval." for s, cells_ in gaps.items()]
+        out["table3"] = "\n".join(L + [""] + notes + ([""] if notes else []) + [_provenance(d, "`ablation_runs.csv`, `ablation_faces.csv`")]) + "\n"
+        f = face_results(d, "ablation", seeds)
+        if f is not None: out["table3_prompts"] = _per_prompt(d, f)
     for k, v in out.items(): save_text(v, d / f"{k}.md")
     return out
+
+# %% ../nbs/08_reproduce.ipynb #e1a00018
+def _errorbars(pt, reps, ix, scale=1.0):
+    "Points and their asymmetric 95% error bars (2, n) for conditions `ix`."
+    import numpy as np
+    lohi = np.array([interval(reps[:, i]) for i in ix]).T
+    return scale * pt[ix], scale * np.clip(np.array([pt[ix] - lohi[0], lohi[1] - pt[ix]]), 0, None)
+
+def plots(fig_dir: str | Path = "figures", seeds=None, n_boot: int = 1000) -> list:
+    """Write `tradeoff_intervals.png` and `ablation_intervals.png` in `fig_dir`: the results of every seed (`seed_dirs`) with
+    95% bootstrap intervals (`bootstrap_means`). Returns the files written."""
+    import numpy as np, matplotlib.pyplot as plt
+    from sdd_nb.core import save_figure
+    d, written = project_path(fig_dir), []
+    f = face_results(d, "tradeoff", seeds)
+    if f is not None:
+        conds, pt, reps = bootstrap_means(f, ["method", "alpha"], ["edit_success", "psnr_outside_mask"], n_boot, seed_free=SEED_FREE)
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for m, style in (("SDEdit", dict(color="C0", marker="o")), ("DDIB", dict(color="C1", marker="o")), ("SDD", dict(color="C3", marker="*", ms=14, ls="none"))):
+            ix = np.flatnonzero(conds.method == m)
+            ix = ix[np.argsort(conds.alpha.to_numpy()[ix])]
+            (x, xe), (y, ye) = _errorbars(pt["psnr_outside_mask"], reps["psnr_outside_mask"], ix), _errorbars(pt["edit_success"], reps["edit_success"], ix, 100)
+            ax.errorbar(x, y, xerr=xe, yerr=ye, capsize=2, label=m + ("" if m == "SDD" else " (noise levels)"), **style)
+            if m != "SDD":
+                for i, xi, yi in zip(ix, x, y): ax.annotate(f"{conds.alpha[i]:g}", (xi, yi), fontsize=7, xytext=(4, -9), textcoords="offset points")
+        ax.set_xlabel("PSNR outside the edit mask (dB)"); ax.set_ylabel("edit success (%, the scorer)"); ax.legend(frameon=False, fontsize=8)
+        ax.set_title(f"95% bootstrap intervals; {_design(f)}", fontsize=6.5, wrap=True); fig.tight_layout()
+        written.append(save_figure(fig, d / "tradeoff_intervals.png", dpi=120)); plt.close(fig)
+    f = face_results(d, "ablation", seeds)
+    if f is not None:
+        metrics = ["edit_success", "directional_clip", "preserved"]
+        conds, pt, reps = bootstrap_means(complete(f, "strategy")[0], ["strategy"], metrics, n_boot)
+        fig, axs = plt.subplots(1, 3, figsize=(11, 3.4))
+        for ax, m, lab in zip(axs, metrics, ["edit success (%, the scorer)", "directional CLIP (tiny-clip)", "preservation (%, the scorer)"]):
+            s = 100 if m != "directional_clip" else 1
+            y, ye = _errorbars(pt[m], reps[m], range(len(conds)), s)
+            ax.bar(range(len(conds)), y, yerr=ye, capsize=3, color=["C7", "C0", "C1", "C3"][:len(conds)])
+            ax.set_xticks(range(len(conds))); ax.set_xticklabels(conds.strategy, rotation=25, ha="right", fontsize=8); ax.set_title(lab, fontsize=9)
+        fig.suptitle(f"Table 3's strategies, 95% bootstrap intervals; {_design(f)}", fontsize=7); fig.tight_layout()
+        written.append(save_figure(fig, d / "ablation_intervals.png", dpi=120)); plt.close(fig)
+    return written
 
 # %% ../nbs/08_reproduce.ipynb #e1a0000f
 def main(argv=None):
@@ -334,8 +500,12 @@ def main(argv=None):
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(EXPERIMENTS)}")
     ap.add_argument("--out", default=None, help="folder for the executed notebooks (default _runs/reproduce[-quick])")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--rerun", action="store_true", help="run every notebook again, even one that finished with the same parameters")
+    ap.add_argument("--add-seeds", type=int, nargs="+", default=None, metavar="SEED",
+                    help="add training seeds to the results already in figures/ (seeds.json): their trained experiments run, the baselines are reused")
     a = ap.parse_args(argv)
-    try: res = reproduce(a.out, a.quick, a.only, a.device, seeds=a.seeds)
+    if a.add_seeds and a.seeds: ap.error("--seeds and --add-seeds: give one (--add-seeds adds to the seeds already measured)")
+    try: res = reproduce(a.out, a.quick, a.only, a.device, seeds=a.add_seeds or a.seeds, rerun=a.rerun, add=bool(a.add_seeds))
     except ValueError as e: ap.error(str(e))
     return 0 if all(r["ok"] for r in res.values()) else 1
 

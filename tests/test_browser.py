@@ -11,13 +11,15 @@ and images work. Driven by Playwright with Debian's chromium (no browser downloa
 Screenshots go to a tmp folder, or to $SDD_SCREENSHOTS (`make screenshots`: docs/screenshots/, committed).
 Skipped only where chromium or playwright is absent (CI installs both).
 """
-import json, os, re, secrets, shutil, socket, subprocess, sys, threading, time, urllib.request
+import json, os, re, secrets, shutil, subprocess, sys, threading, time, urllib.request
 from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -43,11 +45,6 @@ except ImportError:                                                  # pragma: n
 pytestmark = pytest.mark.skipif(CHROMIUM is None or sync_playwright is None,
                                 reason=f"needs chromium ({CHROMIUM or 'not on PATH: apt-get install chromium'}) and "
                                        f"playwright ({'ok' if sync_playwright else 'not installed: pip install -e .[dev]'})")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 
 @pytest.fixture

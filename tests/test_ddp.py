@@ -3,7 +3,6 @@ from the same command line (`python -m sdd_nb.distill`), and resume works the sa
 every launch takes a free port of its own (fixed ports collide with a second test run on the same machine)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from helpers import free_port
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,16 +19,11 @@ SMALL = ["prompt='white hair'", "steps=4", "channels=8", "hqs_images=2", "hqs_gr
          "eval_images=4", "ckpt_every=2", "sample_every=4", "manipulator=image"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-
 def _launcher(name, nproc):
     if name == "torchrun": return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
     # `accelerate launch`, the ecosystem's usual launcher: its torchrun path is `--multi_gpu` (it runs gloo on a CPU too)
     return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(nproc), "--num_machines", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
 
 
 def _run(root, args, nproc=None, timeout=600, launcher="torchrun"):

@@ -23,7 +23,8 @@ def test_reproduce_quick_runs_everything_and_reports_failures(root, tmp_path, py
     figs = {p.name for p in (out / "ok" / "figures").iterdir()}
     assert {"hqs_curves.png", "tradeoff.png", "ablation.csv", "compare_table1.csv"} <= figs
     # per-face results, the claims with their design, the generated tables; --quick is one seed and says so
-    assert {"tradeoff_faces.csv", "ablation_faces.csv", "compare_faces.csv", "claims.md", "table1.md", "table3.md", "seeds.json"} <= figs
+    assert {"tradeoff_faces.csv", "ablation_faces.csv", "compare_faces.csv", "claims.md", "table1.md", "table3.md", "seeds.json",
+            "tradeoff_intervals.png", "ablation_intervals.png"} <= figs
     assert s["seeds"] == [0] and "--seeds 0" in s["command"]
     claims = json.loads((out / "ok" / "figures" / "claims.json").read_text())
     assert "1 seed(s) x 1 prompt(s) x 3 faces" in claims["hqs_beats_random"]["design"]
@@ -40,5 +41,28 @@ def test_reproduce_quick_runs_everything_and_reports_failures(root, tmp_path, py
     assert a.loc["largest HQS", "n_timesteps"] == 1 and a.loc["random", "n_timesteps"] == 961
     assert a.mean_hqs.notna().all() and a.loc["largest HQS", "mean_hqs"] >= a.mean_hqs.max() - 1e-9
     c = pd.read_csv(out / "ok" / "figures" / "compare_table1.csv").set_index("method")
-    assert list(c.index) == ["SDEdit", "DDIB", "SDD", "StyleCLIP-style"]
+    assert list(c.index) == ["SDEdit", "DDIB", "SDD", "SDD (defaults)", "StyleCLIP-style"]   # the paper's objective and ours
     assert c.loc["SDD", "of which training (s)"] > 0 and c.loc["SDEdit", "of which training (s)"] == 0
+
+    # a seed added to that run: only its trained experiments run (the baselines do not train: seed 0's are reused), into
+    # its own folders; the claims then rest on both seeds, paired on the same faces
+    r = subprocess.run([python, "-m", "sdd_nb.reproduce", "--quick", "--add-seeds", "1", "--only", "tradeoff,compare", "--out", str(out / "ok")],
+                       cwd=root, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    s2 = json.loads((out / "ok" / "summary.json").read_text())
+    assert set(s2["results"]) == {"hqs", "tradeoff", "ablation", "compare", "tradeoff-seed1", "compare-seed1"} and s2["seeds"] == [0, 1]
+    assert " && " in s2["command"] and "--add-seeds 1" in s2["command"] and s2["seconds_this_call"] < s2["total_seconds"]
+    f1 = pd.read_csv(out / "ok" / "figures" / "seeds" / "seed1" / "tradeoff_faces.csv")
+    assert set(f1.method) == {"SDD"} and set(f1.seed) == {1} and (out / "ok" / "runs" / "tradeoff-seed1").exists()
+    claims = json.loads((out / "ok" / "figures" / "claims.json").read_text())
+    assert "2 seed(s) x 1 prompt(s) x 3 faces" in claims["sdd_above_tradeoff"].get("design", ""), claims["sdd_above_tradeoff"]
+    table1 = (out / "ok" / "figures" / "table1.md").read_text()
+    assert "| SDD, the paper's objective |" in table1 and "| SDD, our defaults |" in table1 and "seeds [0, 1]" in table1
+    # run again: every job finished with these parameters, so nothing runs; a seed already there cannot be added again
+    r = subprocess.run([python, "-m", "sdd_nb.reproduce", "--quick", "--seeds", "0", "1", "--only", "tradeoff", "--out", str(out / "ok")],
+                       cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.count("skipped") == 2, r.stdout[-3000:] + r.stderr[-3000:]
+    assert json.loads((out / "ok" / "summary.json").read_text())["seconds_this_call"] == 0
+    r = subprocess.run([python, "-m", "sdd_nb.reproduce", "--quick", "--add-seeds", "1", "--out", str(out / "ok")], cwd=root,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "already have results" in r.stderr
