@@ -119,7 +119,7 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
     names, seeds = _check_request(only, seeds, quick, before)                                      # 1. check
     out.mkdir(parents=True, exist_ok=True)
     results, jobs = {}, [j for j in _jobs(names, seeds) if not add or j[0] in SEEDED]
-    if set(names) & set(SEEDED): save_json({"seeds": list(before + seeds)}, fig_dir / "seeds.json")   # which seed folders are this run's
+    if set(names) & set(SEEDED) and not add: save_json({"seeds": list(seeds)}, fig_dir / "seeds.json")   # which seed folders are this run's
     for i, (name, seed, key) in enumerate(jobs, 1):                                                # 2. run, seed by seed
         params = experiment_parameters(name, quick, out, device, seed, seed == seeds[0] and not add)
         done = None if rerun else finished(out / f"{key}.ipynb", params, [project_path(params["out_dir"]) / OUTPUTS[name]], name)
@@ -130,6 +130,7 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
         if progress: print(f"[{i}/{len(jobs)}] {key}: {json.dumps(params)}", flush=True)
         results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress) | {"reused": False}
         if progress: print(f"    {'done' if results[key]['ok'] else 'FAILED'} in {results[key]['seconds']:.0f} s", flush=True)
+    if add: save_json({"seeds": list(before + seeds)}, fig_dir / "seeds.json")   # after the jobs: an interrupted --add-seeds can be repeated
     command = ("python -m sdd_nb.reproduce" + (" --quick" if quick else "") + (" --add-seeds " if add else " --seeds ")
                + " ".join(map(str, seeds)) + (f" --only {','.join(names)}" if only else "") + f" --device {device}")
     seconds_now = round(sum(r["seconds"] for r in results.values() if not r.get("reused")), 1)
@@ -246,8 +247,8 @@ def _check_same_faces(f, seeds, prompts):
         g = f[f.prompt == p]
         counts = g.groupby("seed").face.nunique()
         if counts.nunique() > 1: raise ValueError(f"{p!r}: the seeds edited different numbers of faces ({counts.to_dict()})")
-        if "face_index" in g and g.face_index.notna().all():
-            ids = {s: tuple(h.drop_duplicates("face").sort_values("face").face_index) for s, h in g.groupby("seed")}
+        if "face_index" in g:                                                  # among the rows that carry it (older files do not)
+            ids = {s: tuple(h.drop_duplicates("face").sort_values("face").face_index) for s, h in g[g.face_index.notna()].groupby("seed")}
             if len(set(ids.values())) > 1: raise ValueError(f"{p!r}: the seeds edited different faces (face_index differs); "
                                                             "results of an earlier run that drew faces per seed? run them again")
 
@@ -307,11 +308,19 @@ def claim_hqs(d: Path, n_boot: int, seeds=None) -> dict:
     diffs = {m: reps[m][:, L] - reps[m][:, R] for m in reps}
     vs = [verdict(*interval(v)) for v in diffs.values()]
     holds = True if all(v is True for v in vs) else (False if any(v is False for v in vs) else None)
+    per_prompt = {}                                                         # the pooled verdict can hide a prompt that disagrees
+    for p, g in f.groupby("prompt", sort=False):
+        c, q, r = bootstrap_means(g, ["strategy"], list(diffs), n_boot)
+        k = {s: i for i, s in enumerate(c.strategy)}
+        per_prompt[p] = {m: (float(q[m][k["largest HQS"]] - q[m][k["random"]]), interval(r[m][:, k["largest HQS"]] - r[m][:, k["random"]])) for m in diffs}
+    by_prompt = "; ".join(f"{p}: " + ", ".join(f"{m.replace('_', ' ')} {x:+.3f} {_ci(ci)}" for m, (x, ci) in v.items()) for p, v in per_prompt.items())
     return {"holds": holds, "design": _design(f),
             "numbers": {m: {"largest": round(float(pt[m][L]), 4), "random": round(float(pt[m][R]), 4), "difference": round(float(pt[m][L] - pt[m][R]), 4),
-                            "interval": [round(v, 4) for v in interval(diffs[m])]} for m in diffs},
-            "evidence": "; ".join(f"{m.replace('_', ' ')}: largest HQS {pt[m][L]:.3f}, random {pt[m][R]:.3f}, difference {pt[m][L] - pt[m][R]:+.3f} {_ci(interval(diffs[m]))}"
-                                  for m in diffs) + f" ({_design(f)})"}
+                            "interval": [round(v, 4) for v in interval(diffs[m])]} for m in diffs}
+                       | {"per_prompt": {p: {m: {"difference": round(x, 4), "interval": [round(v, 4) for v in ci]} for m, (x, ci) in v.items()} for p, v in per_prompt.items()}},
+            "evidence": f"pooled over {f.prompt.nunique()} prompt(s): " + "; ".join(
+                f"{m.replace('_', ' ')}: largest HQS {pt[m][L]:.3f}, random {pt[m][R]:.3f}, difference {pt[m][L] - pt[m][R]:+.3f} {_ci(interval(diffs[m]))}"
+                for m in diffs) + f". Per prompt (largest HQS minus random): {by_prompt} ({_design(f)})"}
 
 def claim_tradeoff(d: Path, n_boot: int, seeds=None) -> dict:
     import numpy as np
@@ -397,7 +406,8 @@ def _per_prompt(d: Path, faces) -> str:
     for p, g in faces.groupby("prompt", sort=False):
         g, gaps[p] = complete(g, "strategy")
         cells[p] = _cells(g, None, "strategy", list(metrics), metrics)
-    no_run = lambda p, s: f"no run for seed(s) {', '.join(str(x) for x, _ in gaps[p][s])}"
+    every = lambda p: sorted({int(x) for x in faces[faces.prompt == p].seed.unique()})
+    no_run = lambda p, s: f"no run for seed(s) {', '.join(str(x) for x, _ in gaps[p][s]) if s in gaps[p] else ', '.join(map(str, every(p)))}"
     L = ["| strategy | " + " | ".join(f"{p}: edit success | {p}: dir. CLIP" for p in cells) + " |",
          "| --- |" + " --- | --- |" * len(cells)]
     for s in faces.strategy.unique():
@@ -427,6 +437,7 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
             L.append(f"| {ROW_NAMES.get(m, m)} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'directional_clip', 4)} | {c.get('directional_clip', f'{row.dclip:.3f}')} | {pp.get('total_seconds', '')} | "
                      f"{row.edit + row.train:.0f}{f' ({row.train:.0f} HQS search + training)' if row.train else ''} | {c.get('edit_success', '')} | {c.get('preserved', '')} | {c.get('psnr_outside_mask', '')} |")
         out["table1"] = "\n".join(L + ["", _provenance(d, "`compare_runs.csv`, `compare_faces.csv`")]) + "\n"
+        save_text(out["table1"], d / "table1.md")                             # each table as soon as it is made
     a = _runs(d, "ablation", seeds)
     if a is not None:
         g = a.groupby(["strategy", "seed"], sort=False)[["fid", "directional_clip", "n_timesteps", "mean_hqs"]].mean().groupby(level=0, sort=False).mean()
@@ -438,16 +449,17 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for s, row in g.iterrows():
             pp, c = paper["table3_ablation"].get(s, {}), cells.get(s, {})
+            if s in gaps: L.append(f"| {s} | {_p(pp, 'fid', 3)} | see below | {_p(pp, 'clip', 4)} | see below | | | | |"); continue
             L.append(f"| {s} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'clip', 4)} | {c.get('directional_clip', f'{row.directional_clip:.3f}')} | "
                      f"{row.n_timesteps:.0f} | {row.mean_hqs:.2f} | {c.get('edit_success', '')} | {c.get('preserved', '')} |")
         why = {(r.strategy, int(r.seed), r.prompt): r.error for r in a.itertuples() if "error" in a and isinstance(r.error, str)}
         lacks = lambda s, cells_: ", ".join(f"{p} (seed {x}: {why.get((s, x, p), 'no results')})" for x, p in cells_)
-        notes = [f"*{s}* could not train for {lacks(s, cells_)}: its FD, timesteps and HQS average the runs it has, and it "
-                 "has no paired interval." for s, cells_ in gaps.items()]
+        notes = [f"*{s}* could not train for {lacks(s, cells_)}: no average over the other runs (it would weigh the prompts "
+                 "unevenly); its runs are in `ablation_runs.csv` and, per prompt, in `table3_prompts.md`." for s, cells_ in gaps.items()]
         out["table3"] = "\n".join(L + [""] + notes + ([""] if notes else []) + [_provenance(d, "`ablation_runs.csv`, `ablation_faces.csv`")]) + "\n"
+        save_text(out["table3"], d / "table3.md")
         f = face_results(d, "ablation", seeds)
-        if f is not None: out["table3_prompts"] = _per_prompt(d, f)
-    for k, v in out.items(): save_text(v, d / f"{k}.md")
+        if f is not None: out["table3_prompts"] = _per_prompt(d, f); save_text(out["table3_prompts"], d / "table3_prompts.md")
     return out
 
 # %% ../nbs/08_reproduce.ipynb #e1a00018
@@ -475,19 +487,23 @@ def plots(fig_dir: str | Path = "figures", seeds=None, n_boot: int = 1000) -> li
             if m != "SDD":
                 for i, xi, yi in zip(ix, x, y): ax.annotate(f"{conds.alpha[i]:g}", (xi, yi), fontsize=7, xytext=(4, -9), textcoords="offset points")
         ax.set_xlabel("PSNR outside the edit mask (dB)"); ax.set_ylabel("edit success (%, the scorer)"); ax.legend(frameon=False, fontsize=8)
-        ax.set_title(f"95% bootstrap intervals; {_design(f)}", fontsize=6.5, wrap=True); fig.tight_layout()
+        ax.set_title(f"95% bootstrap intervals; {_design(f)}\nSDEdit and DDIB: one noise draw, intervals over faces", fontsize=6.5, wrap=True)
+        fig.tight_layout()
         written.append(save_figure(fig, d / "tradeoff_intervals.png", dpi=120)); plt.close(fig)
     f = face_results(d, "ablation", seeds)
     if f is not None:
         metrics = ["edit_success", "directional_clip", "preserved"]
-        conds, pt, reps = bootstrap_means(complete(f, "strategy")[0], ["strategy"], metrics, n_boot)
+        f, gaps = complete(f, "strategy")
+        conds, pt, reps = bootstrap_means(f, ["strategy"], metrics, n_boot)
         fig, axs = plt.subplots(1, 3, figsize=(11, 3.4))
         for ax, m, lab in zip(axs, metrics, ["edit success (%, the scorer)", "directional CLIP (tiny-clip)", "preservation (%, the scorer)"]):
             s = 100 if m != "directional_clip" else 1
             y, ye = _errorbars(pt[m], reps[m], range(len(conds)), s)
-            ax.bar(range(len(conds)), y, yerr=ye, capsize=3, color=["C7", "C0", "C1", "C3"][:len(conds)])
+            colours = {"random": "C7", "small threshold": "C0", "large threshold": "C1", "largest HQS": "C3"}
+            ax.bar(range(len(conds)), y, yerr=ye, capsize=3, color=[colours.get(s, "C4") for s in conds.strategy])
             ax.set_xticks(range(len(conds))); ax.set_xticklabels(conds.strategy, rotation=25, ha="right", fontsize=8); ax.set_title(lab, fontsize=9)
-        fig.suptitle(f"Table 3's strategies, 95% bootstrap intervals; {_design(f)}", fontsize=7); fig.tight_layout()
+        left = f"\nnot drawn (no run for every seed and prompt): {', '.join(gaps)}" if gaps else ""
+        fig.suptitle(f"Table 3's strategies, 95% bootstrap intervals\n{_design(f)}{left}", fontsize=7); fig.tight_layout()
         written.append(save_figure(fig, d / "ablation_intervals.png", dpi=120)); plt.close(fig)
     return written
 
