@@ -86,8 +86,8 @@ def finished(executed: Path, params: dict, outputs=(), name: str | None = None) 
     except (OSError, ValueError): return None
     pm = nb.get("metadata", {}).get("papermill", {})
     done = all(c.get("metadata", {}).get("papermill", {}).get("status") == "completed" for c in nb.get("cells", []) if c.get("cell_type") == "code")
-    same = (_effective(name, pm.get("parameters") or {}) == _effective(name, params) if name
-            else json.loads(json.dumps(pm.get("parameters"))) == json.loads(json.dumps(params)))
+    norm = (lambda p: _effective(name, p)) if name else (lambda p: json.loads(json.dumps(p)))   # JSON types: tuples are lists
+    same = norm(pm.get("parameters") or {}) == norm(params)
     return round(float(pm["duration"]), 1) if done and same and not pm.get("exception") and pm.get("duration") else None
 
 def _run_notebook(name: str, params: dict, executed: Path, progress: bool) -> dict:
@@ -441,8 +441,8 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
     a = _runs(d, "ablation", seeds)
     if a is not None:
         g = a.groupby(["strategy", "seed"], sort=False)[["fid", "directional_clip", "n_timesteps", "mean_hqs"]].mean().groupby(level=0, sort=False).mean()
-        f = face_results(d, "ablation", seeds)
-        f, gaps = complete(f, "strategy") if f is not None else (None, {})
+        faces = face_results(d, "ablation", seeds)                            # read once: Table 3 and its per-prompt table
+        f, gaps = complete(faces, "strategy") if faces is not None else (None, {})
         cells = _cells(f, a, "strategy", ["directional_clip", "edit_success", "preserved"],
                        {"directional_clip": F3, "edit_success": PCT, "preserved": PCT})
         L = ["| strategy | FID, paper (Inception) | FD, ours (tiny-clip) | dir. CLIP, paper | dir. CLIP, ours (tiny-clip/toy) | timesteps | mean HQS | edit success | preservation |",
@@ -458,8 +458,7 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
                  "unevenly); its runs are in `ablation_runs.csv` and, per prompt, in `table3_prompts.md`." for s, cells_ in gaps.items()]
         out["table3"] = "\n".join(L + [""] + notes + ([""] if notes else []) + [_provenance(d, "`ablation_runs.csv`, `ablation_faces.csv`")]) + "\n"
         save_text(out["table3"], d / "table3.md")
-        f = face_results(d, "ablation", seeds)
-        if f is not None: out["table3_prompts"] = _per_prompt(d, f); save_text(out["table3_prompts"], d / "table3_prompts.md")
+        if faces is not None: out["table3_prompts"] = _per_prompt(d, faces); save_text(out["table3_prompts"], d / "table3_prompts.md")
     return out
 
 # %% ../nbs/08_reproduce.ipynb #e1a00018
