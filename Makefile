@@ -50,6 +50,8 @@ reproduce: install
 
 bench: install
 	$(PY) bench/render_speed.py
+	$(PY) bench/render_speed.py --domain cats
+	$(PY) bench/render_speed.py --domain cars
 	$(PY) bench/guidance_batched.py
 
 # The paper's size with random weights (a GPU: minutes; the CPU: about half an hour) -> bench/results/paper_scale_<device>.json

@@ -93,12 +93,16 @@ class DDIB(DiffusionEditor):
         return self.decode(z, x.shape[-1])
 
 # %% ../nbs/06_baselines.ipynb #3e5ba88f
-def train_styleclip(cfg: DistillConfig, out_dir, clip: str = "tiny-clip", clip_pretrained: str | None = None,
+def train_styleclip(cfg: DistillConfig, out_dir, clip: str | None = None, clip_pretrained: str | None = None,
                     convention: str = "toy", source_text: str | None = None, **train_kwargs) -> Path:
-    "Train a manipulator with the directional CLIP loss instead of diffusion guidance (the StyleCLIP-style baseline)."
-    from sdd_nb.models import load_clip
-    model, _, tok = load_clip(clip, clip_pretrained, get_device(cfg.device))
-    loss = DirectionalCLIPLoss(model, tok, source_text or cfg.source_prompt or "a photo of a face", cfg.prompt, convention)
+    """Train a manipulator with the directional CLIP loss instead of diffusion guidance (the StyleCLIP-style baseline). `clip`
+    default: the toy domain's embedded tiny-clip (`DOMAIN_MODELS`; the faces' 'tiny-clip' for other data)."""
+    from sdd_nb.models import load_clip, DOMAIN_MODELS
+    from sdd_nb.distill import toy_domain
+    dom = toy_domain(cfg.replace().resolve())                   # a cat or car prompt picks its domain
+    model, _, tok = load_clip(clip or DOMAIN_MODELS[dom.name if dom is not None else "faces"]["clip"], clip_pretrained, get_device(cfg.device))
+    loss = DirectionalCLIPLoss(model, tok, source_text or cfg.source_prompt or (dom or toy_domain(cfg.replace(data="toyfaces"))).CAPTION_PREFIX,
+                               cfg.prompt, convention)
     return train(cfg.replace(guidance="clip"), out_dir, guidance_fn=loss, **train_kwargs)
 
 class SDDEditor:

@@ -23,12 +23,16 @@ def imagenet_templates() -> list:
     return [t("{}") for t in OPENAI_IMAGENET_TEMPLATES]
 
 def toy_caption(prompt: str) -> str:
-    "A toy prompt as the toy world's caption (`'white hair'` -> `'a photo of a face with white hair'`); other text unchanged."
-    from sdd_nb.toyfaces import parse_prompt, describe, CAPTION_PREFIX
-    if prompt.strip().lower() in ("", "face", "a face", CAPTION_PREFIX): return CAPTION_PREFIX
-    try: k, v = parse_prompt(prompt)
+    """A toy prompt as its toy domain's caption (`'white hair'` -> `'a photo of a face with white hair'`, `'black fur'` ->
+    `'a photo of a cat with black fur'`; the empty prompt is the faces' frame); other text unchanged."""
+    from sdd_nb.domains import domain, domain_of_prompt, DOMAIN_NAMES
+    p = prompt.strip().lower()
+    for n in DOMAIN_NAMES:
+        d = domain(n)
+        if p in (d.item, f"a {d.item}", d.CAPTION_PREFIX) or (n == "faces" and p == ""): return d.CAPTION_PREFIX
+    try: d = domain(domain_of_prompt(prompt)); k, v = d.parse_prompt(prompt)
     except (KeyError, ValueError): return prompt
-    return describe({k: v})
+    return d.describe({k: v})
 
 @torch.no_grad()
 def text_embedding(model, tokenizer, text: str, convention: str = "nada") -> torch.Tensor:

@@ -21,20 +21,26 @@ from .guidance import Supervisor, NonFiniteGuidanceError, check_prompt
 from .hqs import hqs, select_timesteps, parse_selection, Selection, DEFAULT_GRID
 from .manipulators import build_manipulator, VAEGenerator
 from .metrics import toy_truth, edit_metrics, scoring_judge
-from .toyfaces import ToyFaces, CAPTION_PREFIX, describe, parse_prompt, sample_spec
+from .domains import domain, DOMAIN_NAMES
+from .models import DOMAIN_MODELS
 
 # %% auto #0
-__all__ = ['RUN_LEGACY', 'PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'DistillConfig',
-           'config_diff', 'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss', 'default_run_dir',
-           'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial']
+__all__ = ['RUN_LEGACY', 'TOY_DATA', 'PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'toy_domain',
+           'DistillConfig', 'config_diff', 'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss',
+           'default_run_dir', 'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial']
 
 # %% ../nbs/05_distill.ipynb #98b0646f
 RUN_LEGACY = {"guidance": "sds", "prompts": "edit", "decoding": "plain"}   # what runs written before these settings existed did
 
-def _toy_prompt(prompt: str) -> bool:
-    "Whether the toy world knows `prompt` (it can then write each face's caption with the edit)."
-    try: parse_prompt(prompt); return True
-    except KeyError: return False
+TOY_DATA = {"toyfaces": "faces", "toycats": "cats", "toycars": "cars"}   # the `data` of each toy domain
+
+def toy_domain(cfg):
+    "The toy domain a config trains on (`sdd_nb.domains`), or None for an image folder or e4e codes."
+    return domain(TOY_DATA[cfg.data]) if cfg.data in TOY_DATA else None
+
+def _toy_prompt(prompt: str, data: str = "toyfaces") -> bool:
+    "Whether the toy domain of `data` knows `prompt` (it can then write each item's caption with the edit)."
+    return data in TOY_DATA and domain(TOY_DATA[data]).knows(prompt)
 
 @dataclasses.dataclass
 class DistillConfig(Config):
@@ -42,7 +48,7 @@ class DistillConfig(Config):
     prompt: str = ""                    # the edit (required)
     source_prompt: str = ""             # describes the source images (recorded; the directional-CLIP metric's source)
     model: str = "tiny-sd"              # supervisor: embedded name, local folder or hub id
-    data: str = "toyfaces"              # "toyfaces" or an image folder
+    data: str = "toyfaces"              # "toyfaces", "toycats", "toycars" (a toy domain; a cat or car prompt picks its own) or an image folder
     image_size: int = 64                # training resolution of the manipulator
     manipulator: str = "latent"         # "latent" (mapper over a generator's codes) or "image" (pixel space)
     generator: str = "vae"              # the latent mapper's generator: "vae" (the supervisor's) or a StyleGAN2 .pt (then data = e4e codes .pt)
@@ -91,9 +97,14 @@ class DistillConfig(Config):
         return cls.from_dict({**RUN_LEGACY, **(yaml.safe_load(f.read_text()) or {})})
 
     def resolve(self) -> "DistillConfig":
-        "Make the 'auto' settings concrete (in place; `check` calls it): prompts, decoding."
+        """Make the 'auto' settings concrete (in place; `check` calls it): prompts, decoding; and the toy domain: a toy-cat or
+        toy-car prompt with the default data trains on that domain (data='toycats', 'toycars') with its embedded tiny-sd."""
+        if self.data == "toyfaces" and not _toy_prompt(self.prompt):
+            other = [n for n in DOMAIN_NAMES if n != "faces" and domain(n).knows(self.prompt)]
+            if other: self.data = f"toy{other[0]}"
+        if self.data in TOY_DATA and self.model == "tiny-sd": self.model = DOMAIN_MODELS[TOY_DATA[self.data]]["sd"]   # faces: tiny-sd
         if self.prompts == "auto":
-            self.prompts = "caption" if self.data == "toyfaces" and _toy_prompt(self.prompt) else "edit"
+            self.prompts = "caption" if _toy_prompt(self.prompt, self.data) else "edit"
         if self.decoding == "auto":
             self.decoding = "residual" if self.manipulator == "latent" and self.generator == "vae" else "plain"
         return self
@@ -129,12 +140,12 @@ class DistillConfig(Config):
         if self.decoding == "residual" and (self.manipulator != "latent" or self.generator != "vae"):
             raise ValueError("decoding='residual' is for a latent mapper over the supervisor's VAE (manipulator='latent', generator='vae')")
         if self.prompts == "caption":
-            try: parse_prompt(self.prompt)
-            except KeyError: raise ValueError(f"prompts='caption' writes each toy face's caption with the edit: it needs data='toyfaces' "
-                                              f"and a prompt the toy world knows; got {self.prompt!r} (use prompts='edit')") from None
-            if self.data != "toyfaces": raise ValueError("prompts='caption' needs data='toyfaces' (the toy world knows every face's caption); "
-                                                         "for other images use prompts='edit' with a source_prompt")
-        if self.guidance == "dds" and self.prompts == "edit" and not self.source_prompt.strip() and self.data != "toyfaces":
+            if self.data not in TOY_DATA: raise ValueError("prompts='caption' needs a toy domain's data ('toyfaces', 'toycats', 'toycars': the toy "
+                                                           "world knows every item's caption); for other images use prompts='edit' with a source_prompt")
+            if not _toy_prompt(self.prompt, self.data):
+                raise ValueError(f"prompts='caption' writes each toy item's caption with the edit: it needs a prompt the toy "
+                                 f"{TOY_DATA[self.data]} know; got {self.prompt!r} (use prompts='edit')")
+        if self.guidance == "dds" and self.prompts == "edit" and not self.source_prompt.strip() and self.data not in TOY_DATA:
             raise ValueError("guidance='dds' (the default) compares the edit with the source under a source prompt: give source_prompt "
                              "(e.g. 'a photo of a face'), or prompts='caption' in the toy world, or guidance='sds' (the paper's)")
         return self
@@ -145,9 +156,9 @@ class DistillConfig(Config):
         if self.generator != "vae":
             for what, p in (("generator (a StyleGAN2 checkpoint .pt)", self.generator), ("data (the e4e codes .pt of the images)", self.data)):
                 if not path(p).is_file(): raise FileNotFoundError(f"{what} not found: {path(p)}")
-        elif self.data != "toyfaces":
+        elif self.data not in TOY_DATA:
             if not path(self.data).is_dir():
-                raise FileNotFoundError(f"data must be 'toyfaces' (the embedded toy faces) or a folder of images; {str(path(self.data))!r} "
+                raise FileNotFoundError(f"data must be 'toyfaces', 'toycats', 'toycars' (the embedded toy world) or a folder of images; {str(path(self.data))!r} "
                                         + ("is a file" if path(self.data).exists() else "was not found"))
             from sdd_nb.imagefolder import IMAGE_EXTENSIONS
             if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path(self.data).rglob("*")):
@@ -246,9 +257,8 @@ def _restore_ckpt(ckpt: dict, manip, opt, scaler, device) -> tuple[int, dict]:
 
 # %% ../nbs/05_distill.ipynb #b9d171f9
 def _train_images(cfg: DistillConfig, progress: bool) -> torch.Tensor:
-    if cfg.data == "toyfaces":
-        ds = ToyFaces("train", cfg.train_images, cfg.image_size, seed=cfg.seed)
-        return ds.images()
+    if (d := toy_domain(cfg)) is not None:
+        return d.dataset("train", cfg.train_images, cfg.image_size, seed=cfg.seed).images()
     from sdd_nb.imagefolder import ImageFolder
     return ImageFolder(cfg.data, size=cfg.image_size).images(cfg.train_images)
 
@@ -283,12 +293,13 @@ LOSS_WEIGHTS = {"guidance": "w_guidance", "latent_l2": "w_latent", "pixel_l1": "
 def prompt_pairs(cfg: DistillConfig, specs=None, n: int = 1) -> tuple:
     """(target, source) prompts: `cfg.prompt` and `cfg.source_prompt` (prompts='edit', two strings), or for each toy face of
     `specs` (prompts='caption', two lists) the caption naming its attributes with the edit's value, and as they are.
-    In the toy world the source prompt defaults to the captions' bare prefix ('a photo of a face')."""
-    if cfg.prompts == "auto": cfg = cfg.replace().resolve()
-    if cfg.prompts == "edit": return cfg.prompt, cfg.source_prompt or CAPTION_PREFIX
+    In the toy world the source prompt defaults to the captions' bare prefix ('a photo of a face', '... of a cat')."""
+    if cfg.prompts == "auto" or cfg.data == "toyfaces": cfg = cfg.replace().resolve()
+    d = toy_domain(cfg) or domain("faces")
+    if cfg.prompts == "edit": return cfg.prompt, cfg.source_prompt or d.CAPTION_PREFIX
     if specs is None: raise ValueError("prompts='caption' writes each face's caption: pass the faces' specs (or prompts='edit')")
-    k, v = parse_prompt(cfg.prompt)
-    return [describe(s.replace(**{k: v}).attributes) for s in specs], [describe(s.attributes) for s in specs]
+    k, v = d.parse_prompt(cfg.prompt)
+    return [d.describe(s.replace(**{k: v}).attributes) for s in specs], [d.describe(s.attributes) for s in specs]
 
 def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervisor | None = None, t=None, noise=None,
              prompt=None, source_prompt=None, identity_fn: Callable | None = None, student_terms: dict | None = None,
@@ -452,10 +463,10 @@ def _identity_loss(cfg: DistillConfig, judge, identity_fn: Callable | None, devi
     if cfg.identity == "arcface":
         from sdd_nb.identity import ArcFaceIdentity
         return ArcFaceIdentity.from_file(os.path.expandvars(cfg.arcface), device)
-    if cfg.data != "toyfaces": return None                       # the judge knows only the toy world
+    if toy_domain(cfg) is None: return None                      # the judge knows only the toy world
     if judge is None:
         from sdd_nb.models import load_judge
-        judge = load_judge("judge", device)
+        judge = load_judge(DOMAIN_MODELS[TOY_DATA[cfg.data]]["judge"], device)
     if getattr(judge, "role", "judge") == "scorer":
         raise ValueError("the scorer only scores edits: a network that trains a run must not score it. Pass judge=load_judge('judge') "
                          "(or None) for the identity term.")
@@ -466,7 +477,7 @@ def _select(cfg: DistillConfig, sup: Supervisor, run: Path, gen, codes, truth_ok
             progress: bool) -> tuple[Selection, float]:
     """Stage 2: the timesteps to distill and the seconds their search took. Rank 0 searches them with HQS on `hqs_images`
     validation images and writes hqs.csv and selection.json; the other ranks, and a resumed run, read selection.json."""
-    sel_file, t_start, toy = run / "selection.json", time.perf_counter(), cfg.data == "toyfaces"
+    sel_file, t_start, dom = run / "selection.json", time.perf_counter(), toy_domain(cfg)
     if guidance_fn is not None:                                  # another teacher (the StyleCLIP-style baseline): no timesteps
         if rank == 0 and not sel_file.exists(): save_json({"strategy": "none (guidance_fn)", "timesteps": [], "mean_hqs": None}, sel_file)
         return Selection("none (guidance_fn)", [0]), 0.0
@@ -476,10 +487,10 @@ def _select(cfg: DistillConfig, sup: Supervisor, run: Path, gen, codes, truth_ok
         if parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"):
             if codes is not None:
                 with torch.no_grad(): x_h = torch.cat([gen.decode(c[None].to(sup.device)).cpu() for c in codes[:cfg.hqs_images]])
-            elif truth_ok: tr = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed); x_h = tr["image"]
-            elif toy: x_h = ToyFaces("val", cfg.hqs_images, cfg.image_size, cfg.seed).images()
+            elif truth_ok: tr = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed, domain_name=dom.name); x_h = tr["image"]
+            elif dom is not None: x_h = dom.dataset("val", cfg.hqs_images, cfg.image_size, cfg.seed).images()
             else: x_h = _train_images(cfg.replace(train_images=cfg.hqs_images), progress)
-            specs = [sample_spec(cfg.seed, int(i)) for i in tr["index"]] if cfg.prompts == "caption" else None
+            specs = [dom.sample_spec(cfg.seed, int(i)) for i in tr["index"]] if cfg.prompts == "caption" else None
             target, source = prompt_pairs(cfg, specs)               # HQS of the guidance the student will get
             result = hqs(sup, target, x_h, cfg.hqs_grid, target=cfg.hqs_target, seed=cfg.seed, progress=progress,
                          source_prompt=source if cfg.guidance == "dds" else None, label=cfg.prompt)
@@ -597,9 +608,9 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
         # 1. the frozen parts: supervisor, identity loss, generator (a missing or bad file stops here, before the folder exists)
         sup = supervisor or Supervisor.from_pretrained(cfg.model, device=device, dtype=PRECISIONS[cfg.precision], guidance_scale=cfg.guidance_scale, topk=cfg.topk)
         if guidance_fn is None and parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"): sup.check_timesteps(list(cfg.hqs_grid))
-        truth_ok = cfg.data == "toyfaces"
+        truth_ok = toy_domain(cfg) is not None
         if truth_ok:
-            try: parse_prompt(cfg.prompt)
+            try: toy_domain(cfg).parse_prompt(cfg.prompt)
             except KeyError as e:
                 truth_ok = False
                 if rank == 0: warnings.warn(f"{e.args[0]} Training anyway; the ground-truth metrics are skipped.")
@@ -611,7 +622,7 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
         data = codes if codes is not None else _train_images(cfg, progress)
         manip, model = _build_student(cfg, gen, sup, device, world)                                                # 3.
         source_of = (lambda b: gen.decode(b)) if codes is not None else (lambda b: b)
-        specs = [ToyFaces("train", cfg.train_images, cfg.image_size, seed=cfg.seed).spec(i) for i in range(len(data))] if cfg.prompts == "caption" else None
+        specs = [toy_domain(cfg).dataset("train", cfg.train_images, cfg.image_size, seed=cfg.seed).spec(i) for i in range(len(data))] if cfg.prompts == "caption" else None
         info = _fit(cfg, run, sup, manip, model, data, source_of, selection, prompt_pairs(cfg, specs), identity_fn, guidance_fn,   # 4.
                     callback, device, rank, world, progress)
         del model                                                 # (DDP's reducer goes before the process group)
@@ -697,7 +708,7 @@ def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, sp
     if split not in ("test", "val"): raise ValueError(f"split must be 'test' or 'val'; got {split!r}")
     sfx = "" if split == "test" else f"_{split}"
     run = Path(run); cfg = DistillConfig.from_run(run)
-    if split != "test" and cfg.data != "toyfaces": raise ValueError(f"split={split!r} is the toy world's; {cfg.data} has its own held-out images")
+    if split != "test" and cfg.data not in TOY_DATA: raise ValueError(f"split={split!r} is the toy world's; {cfg.data} has its own held-out images")
     device = get_device(device)
     m = load_manipulator(run, device)
     info = json.loads((run / "train_info.json").read_text()); sel = json.loads((run / "selection.json").read_text())
@@ -707,13 +718,13 @@ def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, sp
                "split": split}
     keys = ("edit_success", "preservation", "identity_distance", "psnr_outside_mask", "psnr_to_truth")
     truth = None
-    if cfg.data == "toyfaces":
-        try: truth = toy_truth(cfg.prompt, split, cfg.eval_images, cfg.image_size, cfg.seed)
+    if (dom := toy_domain(cfg)) is not None:
+        try: truth = toy_truth(cfg.prompt, split, cfg.eval_images, cfg.image_size, cfg.seed, domain_name=dom.name)
         except KeyError as e: warnings.warn(f"{e.args[0]} The ground-truth metrics are skipped.")
     if truth is not None:
         x = truth["image"]
         with torch.no_grad(): y = torch.cat([m(x[i:i + 50].to(device)).cpu() for i in range(0, len(x), 50)])
-        scorer = scoring_judge(scorer, device, trained_with_it=cfg.identity == "judge" and cfg.w_id > 0)
+        scorer = scoring_judge(scorer, device, trained_with_it=cfg.identity == "judge" and cfg.w_id > 0, name=DOMAIN_MODELS[dom.name]["scorer"])
         metrics |= edit_metrics(y, truth, scorer.to(device).eval()) | {"scored_by": getattr(scorer, "role", "judge")}
         save_grid([x[:n_grid], y[:n_grid], truth["truth"][:n_grid]], run / f"before_after{sfx}.png", row_labels=["source", "SDD", "truth"])
     elif cfg.generator != "vae":                                  # held-out e4e codes: source = their rendering
@@ -726,7 +737,7 @@ def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, sp
         x = c
     else:
         metrics |= {k: None for k in keys}
-        x = ToyFaces(split, cfg.eval_images, cfg.image_size, cfg.seed).images() if cfg.data == "toyfaces" else _train_images(cfg.replace(train_images=cfg.eval_images), False)
+        x = dom.dataset(split, cfg.eval_images, cfg.image_size, cfg.seed).images() if dom is not None else _train_images(cfg.replace(train_images=cfg.eval_images), False)
         with torch.no_grad(): y = torch.cat([m(x[i:i + 50].to(device)).cpu() for i in range(0, len(x), 50)])
         save_grid([x[:n_grid], y[:n_grid]], run / f"before_after{sfx}.png", row_labels=["source", "SDD"])
     metrics["images_per_second"] = round(inference_speed(m, x.to(device)), 1) if speed else None

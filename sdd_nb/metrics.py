@@ -13,28 +13,31 @@ import torch
 import torch.nn.functional as F
 from .core import check_images, to_uint8, get_device, to_tensor, psnr
 from .clipdir import directional_clip
-from .models import clip_encode_images, load_clip, load_judge
-from .toyfaces import ATTRIBUTES, SPLITS, parse_prompt, render, sample_spec
+from .models import clip_encode_images, load_clip, load_judge, DOMAIN_MODELS
+from .domains import domain, domain_of_prompt
 
 # %% auto #0
 __all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'toy_truth', 'ssim_map', 'scoring_judge', 'edit_metrics', 'TinyClipFeatures', 'fid',
            'measure_edits', 'face_rows']
 
 # %% ../nbs/07_metrics.ipynb #6e664072
-def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True) -> dict:
-    """Faces of `split` for `prompt` (those that do not already have the target value, if `exclude_target`), with
-    their ground-truth edits, the attribute's mask and the attributes: a dict of tensors."""
-    k, v = parse_prompt(prompt)
-    lo, hi = SPLITS[split]
+def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True,
+              domain_name: str = "auto") -> dict:
+    """Items of `split` for `prompt` (those that do not already have the target value, if `exclude_target`), with
+    their ground-truth edits, the attribute's mask and the attributes: a dict of tensors. The toy domain is the one that
+    knows the prompt (`domain_of_prompt`: faces first), or `domain_name`."""
+    d = domain(domain_of_prompt(prompt, domain_name))
+    k, v = d.parse_prompt(prompt)
+    lo, hi = d.SPLITS[split]
     specs, i = [], lo
     while len(specs) < n:
-        if i >= hi: raise ValueError(f"the {split} split has fewer than {n} faces without {k}={v}")
-        s = sample_spec(seed, i); i += 1
+        if i >= hi: raise ValueError(f"the {split} split has fewer than {n} items without {k}={v}")
+        s = d.sample_spec(seed, i); i += 1
         if not exclude_target or s.attributes[k] != v: specs.append(s)
-    img, masks = render(specs, size, masks=True)
-    truth = render([s.replace(**{k: v}) for s in specs], size)
-    attrs = torch.tensor([[ATTRIBUTES[a].index(s.attributes[a]) for a in ATTRIBUTES] for s in specs])
-    return {"attribute": k, "value": v, "image": to_tensor(img), "truth": to_tensor(truth),
+    img, masks = d.render(specs, size, masks=True)
+    truth = d.render([s.replace(**{k: v}) for s in specs], size)
+    attrs = torch.tensor([[d.ATTRIBUTES[a].index(s.attributes[a]) for a in d.ATTRIBUTES] for s in specs])
+    return {"domain": d.name, "attribute": k, "value": v, "image": to_tensor(img), "truth": to_tensor(truth),
             "mask": torch.from_numpy(masks[k]), "attributes": attrs, "index": torch.tensor([s.index for s in specs])}
 
 def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -56,10 +59,11 @@ def _dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
 def _masked_mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return (v * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
 
-def scoring_judge(judge=None, device="cpu", trained_with_it: bool = True):
-    """The judge that reads edits: by default the embedded `scorer`, which trains nothing. Another judge is returned as it is,
-    with a warning when it is not the scorer and may have trained the edits (`trained_with_it`: its identity head was a loss)."""
-    if judge is None: return load_judge("scorer", device)
+def scoring_judge(judge=None, device="cpu", trained_with_it: bool = True, name: str = "scorer"):
+    """The judge that reads edits: by default the embedded scorer `name` (the faces'; a toy domain's: `DOMAIN_MODELS`), which
+    trains nothing. Another judge is returned as it is, with a warning when it is not the scorer and may have trained the edits
+    (`trained_with_it`: its identity head was a loss)."""
+    if judge is None: return load_judge(name, device)
     role = getattr(judge, "role", "judge")
     if role != "scorer" and trained_with_it:
         warnings.warn(f"a judge of role {role!r} reads the edits; if its identity head trained them the numbers are not independent. "
@@ -75,12 +79,16 @@ def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200, per
     identical images is capped at 100 dB). `per_face=True` adds `per_face`: each face's success, preservation and
     PSNR / SSIM outside the mask, lists in face order (what a bootstrap over faces resamples)."""
     dev = next(judge.parameters()).device
-    pred = lambda x: {k: torch.cat([judge.predict(x[i:i + batch].to(dev))[k].cpu() for i in range(0, len(x), batch)]) for k in ATTRIBUTES}
+    A, dom = judge.attributes, truth.get("domain", "faces")     # the judge's domain: its attributes and their values
+    if list(A) != list(domain(dom).ATTRIBUTES):
+        raise ValueError(f"the judge reads {list(A)}, but these edits are of the toy {dom} ({list(domain(dom).ATTRIBUTES)}): score each "
+                         f"domain's edits with its own scorer (load_judge(DOMAIN_MODELS[{dom!r}]['scorer']))")
+    pred = lambda x: {k: torch.cat([judge.predict(x[i:i + batch].to(dev))[k].cpu() for i in range(0, len(x), batch)]) for k in A}
     ident = lambda x: torch.cat([judge(x[i:i + batch].to(dev))["identity"].cpu() for i in range(0, len(x), batch)])
     p_edit = pred(edited)
     k, v = truth["attribute"], truth["value"]
-    names = list(ATTRIBUTES)
-    success = (p_edit[k] == ATTRIBUTES[k].index(v)).float()
+    names = list(A)
+    success = (p_edit[k] == A[k].index(v)).float()
     others = [a for a in names if a != k]
     same = torch.stack([p_edit[a] == truth["attributes"][:, names.index(a)] for a in others], 1).float()
     faces = {"edit_success": success, "preserved": same.all(1).float(),
@@ -148,15 +156,23 @@ def fid(images_a: torch.Tensor, images_b: torch.Tensor, feature: str = "tiny-cli
     return {"fid": float(score), "feature": feature, "n_a": len(images_a), "n_b": len(images_b)}
 
 # %% ../nbs/07_metrics.ipynb #14dc4d46
-def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str = "a photo of a face", clip=None, tokenizer=None,
-                  clip_name: str = "tiny-clip", convention: str = "toy", feature: str = "tiny-clip", truth: dict | None = None,
+def _toy_domain_name(prompt: str) -> str:
+    "The toy domain that knows `prompt` (faces first; the faces when none does): its caption frame is the directional CLIP's source."
+    try: return domain_of_prompt(prompt)
+    except (KeyError, ValueError): return "faces"
+
+def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str | None = None, clip=None, tokenizer=None,
+                  clip_name: str | None = None, convention: str = "toy", feature: str = "tiny-clip", truth: dict | None = None,
                   judge=None, edit_kwargs: dict | None = None, progress: bool = False, device="cpu",
                   per_face: bool = False) -> tuple[dict, torch.Tensor]:
     """Edit `images` with `editor` and measure: FID, directional CLIP and (toy world) ground truth.
     Returns `(row, edited)`: a flat dict of the numbers, and the edited images (NCHW in [-1, 1]). The ground truth is read by
     `judge` (default: the embedded scorer, which no training uses). `per_face=True` adds `row["per_face"]`, each face's
     directional CLIP and ground-truth scores (lists in face order; FID is a number of the whole set)."""
+    dom = truth["domain"] if truth is not None and "domain" in truth else _toy_domain_name(prompt)
+    clip_name = clip_name or DOMAIN_MODELS[dom]["clip"]          # the faces' tiny-clip, or the cats' and cars'
     if clip is None: clip, _, tokenizer = load_clip(clip_name, device=device)
+    if source_prompt is None: source_prompt = domain(dom).CAPTION_PREFIX
     t0 = time.perf_counter()
     edited = editor.edit(images, prompt, progress=progress, **(edit_kwargs or {}))
     seconds = time.perf_counter() - t0
@@ -168,7 +184,7 @@ def measure_edits(editor, images: torch.Tensor, prompt: str, source_prompt: str 
     row["clip_convention"] = f"{clip_name}/{convention}"
     faces = {"directional_clip": dclip.float().cpu().tolist()}
     if truth is not None:
-        m = edit_metrics(edited, truth, scoring_judge(judge, device), per_face=per_face)
+        m = edit_metrics(edited, truth, scoring_judge(judge, device, name=DOMAIN_MODELS[truth.get("domain", "faces")]["scorer"]), per_face=per_face)
         row |= {k: v for k, v in m.items() if not isinstance(v, dict) and k != "n_images"}
         faces |= m.get("per_face", {})
     if per_face: row["per_face"] = faces

@@ -15,14 +15,18 @@ from .core import Config, check_images, resize_images, atomic_write, save_text, 
 from .toyfaces import ATTRIBUTES, IDENTITY
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'SD_SCHEDULER', 'TINY_CLIP_NAME', 'TINY_CLIP_CONFIG', 'TINY_CLIP_PREPROCESS', 'models_dir',
-           'embedded_path', 'write_clip_bpe', 'clip_tokenizer', 'TinySDConfig', 'build_tiny_sd', 'sd_pipeline',
-           'n_params', 'dummy_sd_config', 'sd_v1_components', 'register_tiny_clip', 'build_tiny_clip', 'Judge',
-           'identity_target', 'save_tiny_sd', 'save_tiny_clip', 'save_judge', 'load_sd', 'load_clip', 'load_judge',
-           'clip_encode_images', 'clip_encode_text', 'clip_text_encoder']
+__all__ = ['EMBEDDED', 'DOMAIN_MODELS', 'SD_SCHEDULER', 'TINY_CLIP_NAME', 'TINY_CLIP_CONFIG', 'TINY_CLIP_PREPROCESS',
+           'models_dir', 'embedded_path', 'write_clip_bpe', 'clip_tokenizer', 'TinySDConfig', 'build_tiny_sd',
+           'sd_pipeline', 'n_params', 'dummy_sd_config', 'sd_v1_components', 'register_tiny_clip', 'build_tiny_clip',
+           'Judge', 'identity_target', 'save_tiny_sd', 'save_tiny_clip', 'save_judge', 'load_sd', 'load_clip',
+           'load_judge', 'clip_encode_images', 'clip_encode_text', 'clip_text_encoder']
 
 # %% ../nbs/01c_models.ipynb #c92ec46f
-EMBEDDED = ("tiny-sd", "tiny-clip", "judge", "scorer")
+EMBEDDED = ("tiny-sd", "tiny-clip", "judge", "scorer",            # the faces' models
+            "cats-cars/tiny-sd", "cats-cars/tiny-clip", "cats-cars/judge-cats", "cats-cars/scorer-cats", "cats-cars/judge-cars", "cats-cars/scorer-cars")
+DOMAIN_MODELS = {   # each toy domain's embedded models: one tiny-sd and tiny-clip for cats and cars, a judge and a scorer each
+    "faces": {"sd": "tiny-sd", "clip": "tiny-clip", "judge": "judge", "scorer": "scorer"},
+    **{k: {"sd": "cats-cars/tiny-sd", "clip": "cats-cars/tiny-clip", "judge": f"cats-cars/judge-{k}", "scorer": f"cats-cars/scorer-{k}"} for k in ("cats", "cars")}}
 
 def models_dir() -> Path:
     "The folder of the embedded models: `$SDD_MODELS`, else `data/models` beside the package."
@@ -35,7 +39,8 @@ def embedded_path(name: str) -> Path:
     p = models_dir() / name
     if not p.exists():
         raise FileNotFoundError(f"the embedded model {name!r} is missing at {p}. It ships with the repository (git checkout data/models), "
-                                f"or retrain it with nbs/pretrain.ipynb.")
+                                + ("or retrain it with `python -m sdd_nb.pretrain --out data/models/cats-cars --config nbs/configs/pretrain_cats_cars.yaml --eval`."
+                                   if name.startswith("cats-cars/") else "or retrain it with nbs/pretrain.ipynb."))
     return p
 
 # %% ../nbs/01c_models.ipynb #13826d55
@@ -175,16 +180,19 @@ def build_tiny_clip(seed: int = 0, config: dict | None = None):
 
 # %% ../nbs/01c_models.ipynb #557f1a88
 class Judge(nn.Module):
-    "Attribute classifier and identity regressor for 64x64 toy faces (any size is resized)."
-    def __init__(self, width: int = 32, embed: int = 256, size: int = 64):
+    """Attribute classifier and identity regressor for 64x64 toy images (any size is resized): the faces' attributes and
+    identity by default, or a toy domain's (`attributes`: {name: values}, `identity`: {name: (low, high)})."""
+    def __init__(self, width: int = 32, embed: int = 256, size: int = 64, attributes: dict | None = None, identity: dict | None = None):
         super().__init__()
         def block(i, o): return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.GroupNorm(8, o), nn.SiLU(),
                                               nn.Conv2d(o, o, 3, stride=2, padding=1), nn.GroupNorm(8, o), nn.SiLU())
         w = width; self.size = size
         self.features = nn.Sequential(block(3, w), block(w, 2 * w), block(2 * w, 4 * w), block(4 * w, 4 * w))
         self.embed = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * (size // 16) ** 2, embed), nn.SiLU())
-        self.heads = nn.ModuleDict({k: nn.Linear(embed, len(v)) for k, v in ATTRIBUTES.items()})
-        self.identity = nn.Linear(embed, len(IDENTITY))
+        self.attributes = {k: tuple(v) for k, v in (attributes or ATTRIBUTES).items()}
+        self.identity_ranges = {k: tuple(r) for k, r in (identity or IDENTITY).items()}
+        self.heads = nn.ModuleDict({k: nn.Linear(embed, len(v)) for k, v in self.attributes.items()})
+        self.identity = nn.Linear(embed, len(self.identity_ranges))
         self.config = {"width": width, "embed": embed, "size": size}
         self.role = "judge"             # "judge" (may be a training loss) or "scorer" (only scores: training refuses it)
     def forward(self, x: torch.Tensor) -> dict:
@@ -197,10 +205,11 @@ class Judge(nn.Module):
         "Predicted value index per attribute (LongTensor N)."
         return {k: v.argmax(1) for k, v in self(x)["logits"].items()}
 
-def identity_target(identity: torch.Tensor) -> torch.Tensor:
-    "Identity variables (N, len(IDENTITY)) in their units -> normalised to [0, 1] by their ranges."
-    lo = torch.tensor([r[0] for r in IDENTITY.values()], device=identity.device)
-    hi = torch.tensor([r[1] for r in IDENTITY.values()], device=identity.device)
+def identity_target(identity: torch.Tensor, ranges: dict | None = None) -> torch.Tensor:
+    "Identity variables (N, len(ranges)) in their units -> normalised to [0, 1] by their `ranges` (default: the faces' `IDENTITY`)."
+    ranges = ranges or IDENTITY
+    lo = torch.tensor([r[0] for r in ranges.values()], device=identity.device)
+    hi = torch.tensor([r[1] for r in ranges.values()], device=identity.device)
     return (identity - lo) / (hi - lo)
 
 # %% ../nbs/01c_models.ipynb #2b57ab06
@@ -238,7 +247,8 @@ def save_judge(judge: Judge, path: str | Path, half: bool = False) -> Path:
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in judge.state_dict().items()}
     atomic_write(path / "judge.safetensors", lambda p: save_file(sd, p))
-    cfg = {**judge.config, "role": getattr(judge, "role", "judge"), "attributes": {k: list(v) for k, v in ATTRIBUTES.items()}, "identity": list(IDENTITY)}
+    cfg = {**judge.config, "role": getattr(judge, "role", "judge"), "attributes": {k: list(v) for k, v in judge.attributes.items()},
+           "identity": list(judge.identity_ranges), "identity_ranges": {k: list(r) for k, r in judge.identity_ranges.items()}}
     atomic_write(path / "config.json", lambda p: Path(p).write_text(json.dumps(cfg, indent=2)))
     return path
 
@@ -282,8 +292,8 @@ def load_clip(model: str = "tiny-clip", pretrained: str | None = None, device: s
     `pretrained` a local checkpoint (e.g. `load_clip("ViT-B-32", "path/to/open_clip_pytorch_model.bin")`)."""
     device = get_device(device)
     import open_clip
-    if model == "tiny-clip":
-        d = embedded_path("tiny-clip"); register_tiny_clip()
+    if model in EMBEDDED and model.endswith("tiny-clip"):         # the faces' or the cats' and cars'
+        d = embedded_path(model); register_tiny_clip()
         model, pretrained = TINY_CLIP_NAME, str(d / "open_clip_model.safetensors")
     elif pretrained is not None:
         p = Path(pretrained).expanduser()
@@ -302,10 +312,10 @@ def load_judge(path: str | Path = "judge", device: str | torch.device = "cpu") -
     "The embedded `judge` or `scorer` (or one saved by `save_judge` at `path`), in eval mode; `.role` says which it is."
     device = get_device(device)
     from safetensors.torch import load_file
-    d = embedded_path(str(path)) if str(path) in ("judge", "scorer") else Path(path)
+    d = embedded_path(str(path)) if str(path) in EMBEDDED else Path(path)
     if not (d / "judge.safetensors").exists(): raise FileNotFoundError(f"no judge.safetensors in {d}; train one with nbs/pretrain.ipynb")
     cfg = json.loads((d / "config.json").read_text())
-    j = Judge(cfg["width"], cfg["embed"], cfg["size"])
+    j = Judge(cfg["width"], cfg["embed"], cfg["size"], cfg.get("attributes"), cfg.get("identity_ranges"))   # older files: the faces
     j.load_state_dict({k: v.float() for k, v in load_file(str(d / "judge.safetensors")).items()})
     j.role = cfg.get("role", "judge")
     return j.to(device).eval()

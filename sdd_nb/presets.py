@@ -10,7 +10,7 @@ import os, sys
 from pathlib import Path
 
 import pandas as pd
-from .distill import DistillConfig, train
+from .distill import DistillConfig, train, TOY_DATA
 
 # %% auto #0
 __all__ = ['PRESETS', 'roots', 'preset', 'missing_files', 'describe', 'main', 'train_cli']
@@ -55,7 +55,7 @@ def preset(name: str, **overrides) -> DistillConfig:
 
 def missing_files(cfg: DistillConfig) -> list[str]:
     "The files and folders a config names that are not on this machine (hub ids of the supervisor are not checked)."
-    need = [cfg.data if cfg.data != "toyfaces" else None, cfg.generator if cfg.generator != "vae" else None,
+    need = [cfg.data if cfg.data not in TOY_DATA else None, cfg.generator if cfg.generator != "vae" else None,
             cfg.arcface if cfg.identity == "arcface" else None]
     return [p for p in need if p and not Path(os.path.expandvars(p)).expanduser().exists()]
 

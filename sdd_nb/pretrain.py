@@ -13,7 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .core import progress_bar, get_device, machine_name, seed_everything, image_grid, save_json, atomic_write, Config, psnr
-from .toyfaces import (ATTRIBUTES, IDENTITY, EDIT_PROMPTS, ToyFaces, render, caption, describe, parse_prompt, parse_caption, _arrays)
+from .toyfaces import EDIT_PROMPTS
+from .domains import domain, DOMAIN_NAMES
 from .models import (TinySDConfig, build_tiny_sd, build_tiny_clip, register_tiny_clip, TINY_CLIP_NAME, Judge, identity_target,
                            save_tiny_sd, save_tiny_clip, save_judge, n_params, clip_encode_images, clip_encode_text,
                            clip_text_encoder)
@@ -21,42 +22,74 @@ from .models import (TinySDConfig, build_tiny_sd, build_tiny_clip, register_tiny
 # %% auto #0
 __all__ = ['MODELS', 'TARGETS', 'FacePool', 'lr_lambda', 'fit', 'train_judge', 'caption_matches', 'train_clip', 'train_vae',
            'train_tiny_sd', 'vae_psnr', 'judge_report', 'clip_zero_shot', 'sample_sd', 'frechet_distance',
-           'prompt_accuracy', 'PretrainConfig', 'train_all', 'EvalConfig', 'evaluate_all', 'write_model_cards', 'main']
+           'prompt_accuracy', 'PretrainConfig', 'judge_folder', 'train_all', 'EvalConfig', 'evaluate_all',
+           'write_model_cards', 'main']
 
 # %% ../nbs/01d_pretrain.ipynb #13ed2bb2
 def _render_chunk(args):
-    from sdd_nb.toyfaces import sample_spec
-    seed, start, n, size = args
-    return render([sample_spec(seed, start + i) for i in range(n)], size)
+    name, seed, start, n, size = args
+    d = domain(name)
+    return d.render([d.sample_spec(seed, start + i) for i in range(n)], size)
+
+def _domains(domains) -> tuple:
+    "A domain name, 'cats+cars' or a sequence of names -> a checked tuple of names."
+    names = tuple(domains.split("+")) if isinstance(domains, str) else tuple(domains)
+    bad = [n for n in names if n not in DOMAIN_NAMES]
+    if not names or bad or len(set(names)) != len(names): raise ValueError(f"domains must be distinct names of {list(DOMAIN_NAMES)} (e.g. 'cats+cars'); got {domains!r}")
+    return names
 
 class FacePool:
-    "`n` faces of a split rendered once (uint8), with attributes and identity, for fast random batches."
+    """`n` items of a split rendered once (uint8), with attributes and identity, for fast random batches: toy faces, or
+    any toy domains (`domains='cats+cars'`: item i is of domain i mod 2, so each makes up an equal share)."""
     def __init__(self, n: int, size: int = 64, split: str = "train", seed: int = 0, offset: int = 0,
-                 workers: int | None = None, progress: bool = True):
-        ds = ToyFaces(split, n, size, seed, offset=offset)
-        self.specs = [ds.spec(i) for i in range(n)]
+                 workers: int | None = None, progress: bool = True, domains="faces"):
+        self.names = _domains(domains); self.doms = [domain(k) for k in self.names]; D = len(self.names)
+        per = [len(range(k, n, D)) for k in range(D)]                     # items of each domain
+        sets = [d.dataset(split, max(1, m), size, seed, offset=offset) for d, m in zip(self.doms, per)]
+        self.domain_index = torch.tensor([i % D for i in range(n)])
+        self.specs = [sets[i % D].spec(i // D) for i in range(n)]
         workers = workers or min(8, os.cpu_count() or 1)
-        chunks = [(seed, ds.start + j, min(1024, n - j), size) for j in range(0, n, 1024)]
-        bar = progress_bar(total=n, desc=f"rendering {n} {split} faces", disable=not progress, leave=False)
+        chunks = [(self.names[k], seed, sets[k].start + j, min(1024, per[k] - j), size) for k in range(D) for j in range(0, per[k], 1024)]
+        bar = progress_bar(total=n, desc=f"rendering {n} {split} {'+'.join(self.names)}", disable=not progress, leave=False)
         parts = []
         if workers > 1 and len(chunks) > 1:
             with ProcessPoolExecutor(workers) as ex:
-                for c, imgs in zip(chunks, ex.map(_render_chunk, chunks)): parts.append(imgs); bar.update(c[2])
+                for c, imgs in zip(chunks, ex.map(_render_chunk, chunks)): parts.append(imgs); bar.update(c[3])
         else:
-            for c in chunks: parts.append(_render_chunk(c)); bar.update(c[2])
+            for c in chunks: parts.append(_render_chunk(c)); bar.update(c[3])
         bar.close()
-        self.images = torch.from_numpy(np.concatenate(parts))            # (n, H, W, 3) uint8
-        A, I = _arrays(self.specs)
-        self.attributes = torch.from_numpy(np.stack([A[k] for k in ATTRIBUTES], 1)).long()
-        self.identity = torch.from_numpy(np.stack([I[k] for k in IDENTITY], 1))
+        by_domain = [np.concatenate([p for c, p in zip(chunks, parts) if c[0] == k]) for k in self.names]
+        order = [by_domain[i % D][i // D] for i in range(n)]                    # back to the pool's interleaved order
+        self.images = torch.from_numpy(np.stack(order))                        # (n, H, W, 3) uint8
+        # attributes (value indices, -1 past a domain's last attribute) and identity (0 past its last variable)
+        width_a, width_i = max(len(d.ATTRIBUTES) for d in self.doms), max(len(d.IDENTITY) for d in self.doms)
+        self.attributes = torch.full((n, width_a), -1, dtype=torch.long); self.identity = torch.zeros(n, width_i)
+        for k, d in enumerate(self.doms):
+            ix = torch.nonzero(self.domain_index == k).flatten()
+            A, I = d.arrays([self.specs[i] for i in ix])
+            self.attributes[ix, :len(A)] = torch.from_numpy(np.stack([A[a] for a in d.ATTRIBUTES], 1)).long()
+            self.identity[ix, :len(I)] = torch.from_numpy(np.stack([I[v] for v in d.IDENTITY], 1))
         self.split, self.size = split, size
+    @property
+    def domain(self):
+        "The pool's one domain (a judge learns one domain's attributes)."
+        if len(self.doms) != 1: raise ValueError(f"this pool mixes {'+'.join(self.names)}: a judge needs a pool of one domain")
+        return self.doms[0]
     def __len__(self): return len(self.specs)
     def images_at(self, idx, device="cpu") -> torch.Tensor:
         "Float NCHW images in [-1, 1] of pool items `idx`."
         return self.images[idx].to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
     def captions(self, idx, rng: np.random.Generator, p_full: float = 0.0, p_none: float = 0.1, p_bare: float = 0.25) -> list[str]:
         "Fresh captions for items `idx`: full with probability `p_full`, else a random subset."
-        return [caption(self.specs[int(i)], "full" if rng.random() < p_full else "random", rng, p_none=p_none, p_bare=p_bare) for i in idx]
+        return [self.doms[int(self.domain_index[i])].caption(self.specs[int(i)], "full" if rng.random() < p_full else "random", rng,
+                                                             p_none=p_none, p_bare=p_bare) for i in idx]
+    def matches(self, idx, captions: list[str]) -> torch.Tensor:
+        "Bool (images, captions) for captions written for items `idx` (`captions(idx, ...)`): same domain, and every value it names."
+        idx = torch.as_tensor(idx); dom = self.domain_index[idx]; out = torch.zeros(len(idx), len(captions), dtype=torch.bool)
+        for k, d in enumerate(self.doms):
+            ii = torch.nonzero(dom == k).flatten()
+            if len(ii): out[ii[:, None], ii[None]] = caption_matches([captions[j] for j in ii], self.attributes[idx[ii], :len(d.ATTRIBUTES)], d)
+        return out
 
 # %% ../nbs/01d_pretrain.ipynb #c99ffea6
 def lr_lambda(steps: int, warmup: int = 100):
@@ -87,7 +120,8 @@ def _autocast(device):
 def train_judge(pool: FacePool, steps: int = 1500, batch: int = 128, lr: float = 2e-3, device="cpu", seed: int = 0,
                 noise: float = 0.1, time_budget_s: float | None = None, progress: bool = True):
     "Train a `Judge` on `pool`; returns (judge, training info)."
-    g = seed_everything(seed); judge = Judge().to(device)
+    dom = pool.domain
+    g = seed_everything(seed); judge = Judge(attributes=dom.ATTRIBUTES, identity=dom.IDENTITY).to(device)
     opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
     def step(i):
         idx = torch.randint(len(pool), (batch,), generator=g)
@@ -95,19 +129,20 @@ def train_judge(pool: FacePool, steps: int = 1500, batch: int = 128, lr: float =
         x = x + noise * torch.rand(batch, 1, 1, 1, device=device) * torch.randn(x.shape, generator=None, device=device)
         with _autocast(device):
             out = judge(x)
-            ce = sum(F.cross_entropy(out["logits"][k].float(), pool.attributes[idx, j].to(device)) for j, k in enumerate(ATTRIBUTES))
-            mse = F.mse_loss(out["identity"].float(), identity_target(pool.identity[idx].to(device)))
+            ce = sum(F.cross_entropy(out["logits"][k].float(), pool.attributes[idx, j].to(device)) for j, k in enumerate(dom.ATTRIBUTES))
+            mse = F.mse_loss(out["identity"].float(), identity_target(pool.identity[idx, :len(dom.IDENTITY)].to(device), dom.IDENTITY))
         (ce + 10 * mse).backward()
         return {"ce": ce.item(), "id_mse": mse.item()}
     info = fit(step, opt, steps, "judge", time_budget_s, progress=progress)
     return judge.eval(), info
 
 # %% ../nbs/01d_pretrain.ipynb #fd7d2d65
-def caption_matches(captions: list[str], attributes: torch.Tensor) -> torch.Tensor:
-    "Bool (images, captions): image i has every attribute value caption j names (`attributes`: N x 6 value indices)."
-    named = torch.full((len(captions), len(ATTRIBUTES)), -1, dtype=torch.long)
+def caption_matches(captions: list[str], attributes: torch.Tensor, dom=None) -> torch.Tensor:
+    "Bool (images, captions): image i has every attribute value caption j names (`attributes`: N x attributes value indices of `dom`, default the faces)."
+    dom = dom or domain("faces"); names = list(dom.ATTRIBUTES)
+    named = torch.full((len(captions), len(names)), -1, dtype=torch.long)
     for j, c in enumerate(captions):
-        for k, v in parse_caption(c).items(): named[j, list(ATTRIBUTES).index(k)] = ATTRIBUTES[k].index(v)
+        for k, v in dom.parse_caption(c).items(): named[j, names.index(k)] = dom.ATTRIBUTES[k].index(v)
     return ((named[None] == -1) | (named[None] == attributes[:, None])).all(-1)
 
 def train_clip(pool: FacePool, steps: int = 2500, batch: int = 128, lr: float = 1e-3, device="cpu", seed: int = 0,
@@ -120,7 +155,7 @@ def train_clip(pool: FacePool, steps: int = 2500, batch: int = 128, lr: float = 
     def step(i):
         idx = torch.randint(len(pool), (batch,), generator=g)
         caps = pool.captions(idx, rng, p_full=0.3, p_none=0.0, p_bare=0.3)
-        match = caption_matches(caps, pool.attributes[idx]).float().to(device)      # (images, captions)
+        match = pool.matches(idx, caps).float().to(device)                           # (images, captions)
         t_i2t, t_t2i = match / match.sum(1, keepdim=True), (match / match.sum(0, keepdim=True)).T
         with _autocast(device):
             fi = clip_encode_images(model, pool.images_at(idx, device), batch=batch)
@@ -229,22 +264,22 @@ def vae_psnr(vae, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
 def judge_report(judge, images: torch.Tensor, attributes: torch.Tensor, identity: torch.Tensor, batch: int = 512) -> dict:
     "Accuracy per attribute and mean absolute identity error per variable (in units of its range)."
     dev = next(judge.parameters()).device
-    preds, ids = {k: [] for k in ATTRIBUTES}, []
+    preds, ids = {k: [] for k in judge.attributes}, []
     for i in range(0, len(images), batch):
         o = judge(images[i:i + batch].to(dev))
-        for k in ATTRIBUTES: preds[k].append(o["logits"][k].argmax(1).cpu())
+        for k in judge.attributes: preds[k].append(o["logits"][k].argmax(1).cpu())
         ids.append(o["identity"].float().cpu())
-    acc = {k: (torch.cat(preds[k]) == attributes[:, j]).float().mean().item() for j, k in enumerate(ATTRIBUTES)}
-    err = (torch.cat(ids) - identity_target(identity)).abs().mean(0)
-    return {"accuracy": acc, "identity_mae": dict(zip(IDENTITY, err.tolist()))}
+    acc = {k: (torch.cat(preds[k]) == attributes[:, j]).float().mean().item() for j, k in enumerate(judge.attributes)}
+    err = (torch.cat(ids) - identity_target(identity[:, :len(judge.identity_ranges)], judge.identity_ranges)).abs().mean(0)
+    return {"accuracy": acc, "identity_mae": dict(zip(judge.identity_ranges, err.tolist()))}
 
 @torch.no_grad()
-def clip_zero_shot(model, tokenizer, images: torch.Tensor, attributes: torch.Tensor) -> dict:
-    "Zero-shot accuracy per attribute: each value prompted as `describe({attribute: value})`."
-    fi = clip_encode_images(model, images)
+def clip_zero_shot(model, tokenizer, images: torch.Tensor, attributes: torch.Tensor, dom=None) -> dict:
+    "Zero-shot accuracy per attribute of domain `dom` (default the faces): each value prompted as `describe({attribute: value})`."
+    dom = dom or domain("faces"); fi = clip_encode_images(model, images)
     out = {}
-    for j, (k, vals) in enumerate(ATTRIBUTES.items()):
-        ft = clip_encode_text(model, tokenizer, [describe({k: v}) for v in vals])
+    for j, (k, vals) in enumerate(dom.ATTRIBUTES.items()):
+        ft = clip_encode_text(model, tokenizer, [dom.describe({k: v}) for v in vals])
         out[k] = ((fi @ ft.T).argmax(1).cpu() == attributes[:, j]).float().mean().item()
     return out
 
@@ -275,14 +310,14 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((mu_a - mu_b).pow(2).sum() + sa.trace() + sb.trace() - 2 * m)
 
 def prompt_accuracy(pipe, judge, prompts=EDIT_PROMPTS, n: int = 100, guidance: float = 5.0, steps: int = 50,
-                    seed: int = 0, batch: int = 100, progress: bool = True) -> tuple[dict, dict]:
-    "Share of `n` samples per prompt whose judged attribute has the prompt's value; and 8 samples per prompt."
-    acc, grids = {}, {}
+                    seed: int = 0, batch: int = 100, progress: bool = True, dom=None) -> tuple[dict, dict]:
+    "Share of `n` samples per prompt (of domain `dom`, default the faces) whose judged attribute has the prompt's value; and 8 samples per prompt."
+    dom = dom or domain("faces"); acc, grids = {}, {}
     for p in progress_bar(prompts, desc="tiny-sd prompts", disable=not progress):
-        k, v = parse_prompt(p)
+        k, v = dom.parse_prompt(p)
         x = sample_sd(pipe, p, n, guidance, steps, seed, batch)
         pred = judge.predict(x.to(next(judge.parameters()).device))[k].cpu()
-        acc[p] = (pred == ATTRIBUTES[k].index(v)).float().mean().item(); grids[p] = x[:8]
+        acc[p] = (pred == dom.ATTRIBUTES[k].index(v)).float().mean().item(); grids[p] = x[:8]
     return acc, grids
 
 # %% ../nbs/01d_pretrain.ipynb #c962f9b8
@@ -302,6 +337,7 @@ class PretrainConfig(Config):
     sd_batch: int = 64
     sd_lr: float = 1e-3
     sd_text: str = "clip"       # 'clip': tiny-clip's text tower, frozen (as SD v1); 'scratch': trained with the UNet
+    domains: str = "faces"      # the toy domains the models learn: 'faces', or several ('cats+cars': one tiny-clip and tiny-sd for both, a judge and a scorer each)
     scorer_seed: int = 1        # the scorer's world and initialisation: faces the judge never saw, another start
     scorer_pool: int = 20_000   # faces the scorer trains on
     scorer_steps: int = 600
@@ -310,6 +346,10 @@ class PretrainConfig(Config):
 
 MODELS = ("judge", "scorer", "clip", "vae", "sd")
 
+def judge_folder(role: str, name: str, names) -> str:
+    "Where a judge or scorer of domain `name` lives among models of `names`: `judge/` for one domain, `judge-<name>/` for several."
+    return role if len(tuple(names)) == 1 else f"{role}-{name}"
+
 def _load_tiny_clip_file(d: Path):
     "tiny-clip from a folder written by `save_tiny_clip`."
     import open_clip
@@ -317,34 +357,43 @@ def _load_tiny_clip_file(d: Path):
 
 def train_all(out_dir: str | Path, cfg: PretrainConfig | None = None, models=MODELS, device="cpu",
               overwrite: bool = False, progress: bool = True, sd_config: TinySDConfig | None = None) -> dict:
-    "Train `models` (of 'judge', 'scorer', 'clip', 'vae', 'sd') into `out_dir` (judge/, scorer/, tiny-clip/, tiny-sd/); returns their training info."
+    """Train `models` (of 'judge', 'scorer', 'clip', 'vae', 'sd') into `out_dir` (judge/, scorer/, tiny-clip/, tiny-sd/; with several
+    `cfg.domains`, judge-<domain>/ and scorer-<domain>/ for each); returns their training info."""
     cfg, out = cfg or PretrainConfig(), Path(out_dir)
     unknown = set(models) - set(MODELS)
     if unknown: raise ValueError(f"unknown models {sorted(unknown)}; choose from {list(MODELS)}")
-    dirs = {"judge": out / "judge", "scorer": out / "scorer", "clip": out / "tiny-clip", "vae": out / "tiny-sd", "sd": out / "tiny-sd"}
-    records = {m: dirs[m] / ("training_vae.json" if m == "vae" else "training.json") for m in MODELS}
-    for m in models:
-        if records[m].exists() and not overwrite:
-            raise FileExistsError(f"{dirs[m]} already holds a trained {m}; pass overwrite=True (--overwrite) or another out_dir")
+    names = _domains(cfg.domains); many = len(names) > 1
+    dirs = {"clip": out / "tiny-clip", "vae": out / "tiny-sd", "sd": out / "tiny-sd"}
+    dirs |= {(m, k): out / judge_folder(m, k, names) for m in ("judge", "scorer") for k in names}
+    records = {m: p / ("training_vae.json" if m == "vae" else "training.json") for m, p in dirs.items()}
+    for m, p in records.items():
+        if (m[0] if isinstance(m, tuple) else m) in models and p.exists() and not overwrite:
+            raise FileExistsError(f"{dirs[m]} already holds a trained model; pass overwrite=True (--overwrite) or another out_dir")
     device = get_device(device)
     t0 = time.perf_counter()
-    pool = FacePool(cfg.pool, 64, "train", cfg.seed, progress=progress) if set(models) - {"scorer"} else None
-    infos = {"pool": {"faces": cfg.pool, "split": "train", "seed": cfg.seed, "seconds": round(time.perf_counter() - t0, 1)}}
+    shared = {"clip", "vae", "sd"} | (set() if many else {"judge"})      # what trains on the pool of every domain
+    pool = FacePool(cfg.pool, 64, "train", cfg.seed, progress=progress, domains=names) if set(models) & shared else None
+    what = "faces" if names == ("faces",) else "items (" + ", ".join(names) + " in equal shares)"
+    infos = {"pool": {"faces" if names == ("faces",) else "items": cfg.pool, "domains": list(names), "split": "train", "seed": cfg.seed, "seconds": round(time.perf_counter() - t0, 1)}}
     common = dict(device=device, seed=cfg.seed, time_budget_s=cfg.time_budget_s, progress=progress)
-    def record(name, info, extra, data=f"toy faces, train split, seed {cfg.seed}, {cfg.pool} faces"):
+    def record(name, info, extra, data=f"toy {'+'.join(names)}, train split, seed {cfg.seed}, {cfg.pool} {what}"):
         info = info | extra | {"device": str(device), "machine": machine_name(device),
                                "data": data, "final": info["history"][-1] if info["history"] else {}}
-        infos[name] = info   # with the loss history; the JSON beside the weights keeps the rest
+        infos[judge_folder(*name, names) if isinstance(name, tuple) else name] = info   # with the loss history; the JSON beside the weights keeps the rest
         save_json({k: v for k, v in info.items() if k != "history"}, records[name])
-    if "judge" in models:
-        j, info = train_judge(pool, cfg.judge_steps, cfg.judge_batch, **common)
-        save_judge(j.float().cpu(), dirs["judge"], half=True); record("judge", info, {"parameters": n_params(j), "batch": cfg.judge_batch})
-    if "scorer" in models:          # a second judge on another world's faces and another seed: it only scores, never trains anything
-        spool = FacePool(cfg.scorer_pool, 64, "train", cfg.scorer_seed, progress=progress)
-        s, info = train_judge(spool, cfg.scorer_steps, cfg.scorer_batch, **(common | {"seed": cfg.scorer_seed}))
-        s.role = "scorer"; save_judge(s.float().cpu(), dirs["scorer"], half=True)
-        record("scorer", info, {"parameters": n_params(s), "batch": cfg.scorer_batch},
-               data=f"toy faces, train split, seed {cfg.scorer_seed}, {cfg.scorer_pool} faces")
+    unit = lambda k: "faces" if k == "faces" else "items"
+    for k in names:                 # a judge and a scorer per domain: each reads one domain's attributes
+        if "judge" in models:
+            jpool = pool if not many else FacePool(cfg.pool // len(names), 64, "train", cfg.seed, progress=progress, domains=k)
+            j, info = train_judge(jpool, cfg.judge_steps, cfg.judge_batch, **common)
+            save_judge(j.float().cpu(), dirs["judge", k], half=True)
+            record(("judge", k), info, {"parameters": n_params(j), "batch": cfg.judge_batch}, data=f"toy {k}, train split, seed {cfg.seed}, {len(jpool)} {unit(k)}")
+        if "scorer" in models:      # a second judge on another world's items and another seed: it only scores, never trains anything
+            spool = FacePool(cfg.scorer_pool, 64, "train", cfg.scorer_seed, progress=progress, domains=k)
+            s, info = train_judge(spool, cfg.scorer_steps, cfg.scorer_batch, **(common | {"seed": cfg.scorer_seed}))
+            s.role = "scorer"; save_judge(s.float().cpu(), dirs["scorer", k], half=True)
+            record(("scorer", k), info, {"parameters": n_params(s), "batch": cfg.scorer_batch},
+                   data=f"toy {k}, train split, seed {cfg.scorer_seed}, {cfg.scorer_pool} {unit(k)}")
     if "clip" in models:
         c, info = train_clip(pool, cfg.clip_steps, cfg.clip_batch, **common)
         save_tiny_clip(c.float().cpu(), dirs["clip"]); record("clip", info, {"parameters": n_params(c), "batch": cfg.clip_batch})
@@ -387,38 +436,48 @@ class EvalConfig(Config):
     seed: int = 1234
 
 def evaluate_all(models_dir: str | Path, cfg: EvalConfig | None = None, device="cpu", progress: bool = True,
-                 prompts=EDIT_PROMPTS) -> dict:
-    "Measure every model found in `models_dir`; write `quality.json` and `tiny_sd_samples.png` there."
+                 prompts=None, domains="faces") -> dict:
+    """Measure every model found in `models_dir` on each of `domains` (its held-out test items; tiny-sd's edit prompts, default
+    each domain's `EDIT_PROMPTS`); write `quality.json` and `tiny_sd_samples[-<domain>].png` there. One domain: its numbers at
+    the top level (as the faces' cards read them); several: under `by_domain`."""
     from sdd_nb.models import load_sd, load_judge
     import open_clip
-    cfg, d, device = cfg or EvalConfig(), Path(models_dir), get_device(device)
+    cfg, d, device, names = cfg or EvalConfig(), Path(models_dir), get_device(device), _domains(domains)
     t0 = time.perf_counter()
-    test = ToyFaces("test", max(cfg.n_test, 2 * cfg.n_fd), 64, 0).batch(range(max(cfg.n_test, 2 * cfg.n_fd)))
-    x, attrs, ident = test["image"][:cfg.n_test], test["attributes"][:cfg.n_test], test["identity"][:cfg.n_test]
-    q = {"machine": machine_name(device), "eval": cfg.to_dict(), "test_faces": f"toy faces, test split, seed 0, first {cfg.n_test}"}
-    judge = load_judge(d / "judge", device) if (d / "judge" / "judge.safetensors").exists() else None
-    if judge is not None: q["judge"] = judge_report(judge, x, attrs, ident)
-    if (d / "scorer" / "judge.safetensors").exists(): q["scorer"] = judge_report(load_judge(d / "scorer", device), x, attrs, ident)
-    clip = None
+    q = {"machine": machine_name(device), "eval": cfg.to_dict()}
+    clip = pipe = None
     if (d / "tiny-clip" / "open_clip_model.safetensors").exists():
         register_tiny_clip()
         clip, _, _ = open_clip.create_model_and_transforms(TINY_CLIP_NAME, pretrained=str(d / "tiny-clip" / "open_clip_model.safetensors"), device=device)
-        clip.eval(); q["clip_zero_shot"] = clip_zero_shot(clip, open_clip.get_tokenizer(TINY_CLIP_NAME), x, attrs)
-    if (d / "tiny-sd" / "model_index.json").exists():
-        pipe = load_sd(d / "tiny-sd", device)
-        q["vae_psnr_db"] = float(vae_psnr(pipe.vae, x).mean())
-        if judge is not None:
-            acc, grids = prompt_accuracy(pipe, judge, prompts, cfg.n_prompt, cfg.guidance, cfg.ddim_steps, cfg.seed, cfg.batch, progress)
-            q["sd_prompt_accuracy"] = acc; q["sd_prompt_accuracy_mean"] = float(np.mean(list(acc.values())))
-            im = image_grid([grids[p] for p in prompts], row_labels=list(prompts), scale=1)
-            atomic_write(d / "tiny_sd_samples.png", lambda p: im.save(p, format="PNG"))
-        if clip is not None:
-            with torch.no_grad():
-                s = sample_sd(pipe, describe({}), cfg.n_fd, cfg.guidance, cfg.ddim_steps, cfg.seed + 1, cfg.batch)
-                fs, fr1 = clip_encode_images(clip, s.to(device)), clip_encode_images(clip, test["image"][:cfg.n_fd].to(device))
-                fr2 = clip_encode_images(clip, test["image"][cfg.n_fd:2 * cfg.n_fd].to(device))
-            q["sd_frechet_clip"] = {"samples_vs_test": frechet_distance(fs, fr1), "floor_test_vs_test": frechet_distance(fr2, fr1),
-                                    "prompt": describe({}), "n": cfg.n_fd}
+        clip.eval()
+    if (d / "tiny-sd" / "model_index.json").exists(): pipe = load_sd(d / "tiny-sd", device)
+    for name in names:
+        dom, r = domain(name), {}
+        test = dom.dataset("test", max(cfg.n_test, 2 * cfg.n_fd), 64, 0).batch(range(max(cfg.n_test, 2 * cfg.n_fd)))
+        x, attrs, ident = test["image"][:cfg.n_test], test["attributes"][:cfg.n_test], test["identity"][:cfg.n_test]
+        r["test_faces"] = f"toy {name}, test split, seed 0, first {cfg.n_test}"
+        jd, sd_ = d / judge_folder("judge", name, names), d / judge_folder("scorer", name, names)
+        judge = load_judge(jd, device) if (jd / "judge.safetensors").exists() else None
+        if judge is not None: r["judge"] = judge_report(judge, x, attrs, ident)
+        if (sd_ / "judge.safetensors").exists(): r["scorer"] = judge_report(load_judge(sd_, device), x, attrs, ident)
+        if clip is not None: r["clip_zero_shot"] = clip_zero_shot(clip, open_clip.get_tokenizer(TINY_CLIP_NAME), x, attrs, dom)
+        if pipe is not None:
+            r["vae_psnr_db"] = float(vae_psnr(pipe.vae, x).mean())
+            ps = list(prompts or dom.EDIT_PROMPTS)
+            if judge is not None:
+                acc, grids = prompt_accuracy(pipe, judge, ps, cfg.n_prompt, cfg.guidance, cfg.ddim_steps, cfg.seed, cfg.batch, progress, dom)
+                r["sd_prompt_accuracy"] = acc; r["sd_prompt_accuracy_mean"] = float(np.mean(list(acc.values())))
+                im = image_grid([grids[p] for p in ps], row_labels=ps, scale=1)
+                atomic_write(d / ("tiny_sd_samples.png" if len(names) == 1 else f"tiny_sd_samples-{name}.png"), lambda p: im.save(p, format="PNG"))
+            if clip is not None:
+                with torch.no_grad():
+                    s = sample_sd(pipe, dom.describe({}), cfg.n_fd, cfg.guidance, cfg.ddim_steps, cfg.seed + 1, cfg.batch)
+                    fs, fr1 = clip_encode_images(clip, s.to(device)), clip_encode_images(clip, test["image"][:cfg.n_fd].to(device))
+                    fr2 = clip_encode_images(clip, test["image"][cfg.n_fd:2 * cfg.n_fd].to(device))
+                r["sd_frechet_clip"] = {"samples_vs_test": frechet_distance(fs, fr1), "floor_test_vs_test": frechet_distance(fr2, fr1),
+                                        "prompt": dom.describe({}), "n": cfg.n_fd}
+        if len(names) == 1: q |= r
+        else: q.setdefault("by_domain", {})[name] = r
     q["seconds"] = round(time.perf_counter() - t0, 1)
     save_json(q, d / "quality.json")
     return q
@@ -428,11 +487,65 @@ TARGETS = {"vae_psnr_db": 28.0, "judge_accuracy": 0.98, "clip_zero_shot": 0.90, 
 
 def _ok(v, t): return "meets" if v >= t else "**misses**"
 
+def _train_line(t, what):
+    if not t: return f"- {what}: no training record"
+    return f"- {what}: {t['steps']} steps, batch {t.get('batch')}, {t['seconds']} s on {t['machine']}; data: {t['data']}"
+
+def _domain_cards(d: Path, q: dict, rd) -> Path:
+    "The model cards of models that know several toy domains (`PretrainConfig.domains`, e.g. 'cats+cars'), per domain."
+    by = q.get("by_domain", {}); names = list(by) or sorted(p.name.split("-", 1)[1] for p in d.glob("judge-*"))
+    T = TARGETS
+    L = [f"# The embedded models of the toy {' and '.join(names)}", "",
+         "Trained by `python -m sdd_nb.pretrain --domains " + "+".join(names) + "` on the toy world (`sdd_nb.domains`): one tiny-clip and one tiny-sd",
+         "for all of them, a judge and a scorer for each; measured per domain on its held-out test items by `sdd_nb.pretrain.evaluate_all`.",
+         "Generated by `write_model_cards`: edit the code, not this file.", ""]
+    if q: L += [f"Quality measured on: {q.get('machine')}.", ""]
+    for k in names:
+        for role in ("judge", "scorer"):
+            t, r = rd(d / f"{role}-{k}" / "training.json"), by.get(k, {}).get(role)
+            if not t and not r: continue
+            L += [f"## {role}-{k} (`{role}-{k}/`)", "", ("The judge's CNN for the toy " + k + (": it reads edits in training (identity) and nothing else."
+                  if role == "judge" else ", trained apart (other items, another seed): it only scores edits.")), ""]
+            L += [f"- parameters: {t['parameters']:,}" if t else "- parameters: ?", _train_line(t, "training")]
+            if r:
+                acc = r["accuracy"]
+                L += [f"- accuracy per attribute (target >= {T['judge_accuracy']:.0%}): " + ", ".join(f"{a} {v:.1%}" for a, v in acc.items())
+                      + f" ({_ok(min(acc.values()), T['judge_accuracy'])} the target)"]
+            L += [""]
+    c = rd(d / "tiny-clip" / "training.json")
+    L += ["## tiny-clip (`tiny-clip/`)", "", "The faces' tiny-clip architecture (`sdd_nb.models.TINY_CLIP_CONFIG`), trained on all the domains above.", "",
+          f"- parameters: {c['parameters']:,}" if c else "- parameters: ?", _train_line(c, "training")]
+    for k in names:
+        if "clip_zero_shot" in by.get(k, {}):
+            z = by[k]["clip_zero_shot"]
+            L += [f"- zero-shot accuracy per attribute, {k} (target >= {T['clip_zero_shot']:.0%}): " + ", ".join(f"{a} {v:.1%}" for a, v in z.items())
+                  + f" ({_ok(min(z.values()), T['clip_zero_shot'])} the target)"]
+    v, s = rd(d / "tiny-sd" / "training_vae.json"), rd(d / "tiny-sd" / "training.json")
+    L += ["", "## tiny-sd (`tiny-sd/`)", "", "The faces' tiny-sd layout (`TinySDConfig`); its text encoder is the tiny-clip above's text tower, frozen.", ""]
+    if s: L += ["- parameters: " + ", ".join(f"{a} {n:,}" for a, n in s["parameters"].items())]
+    L += [_train_line(v, "VAE training"), _train_line(s, "UNet training")]
+    for k in names:
+        r = by.get(k, {})
+        if "vae_psnr_db" in r: L += [f"- {k}: VAE reconstruction PSNR {r['vae_psnr_db']:.2f} dB (target >= {T['vae_psnr_db']} dB: {_ok(r['vae_psnr_db'], T['vae_psnr_db'])})"]
+        if "sd_prompt_accuracy" in r:
+            a, e = r["sd_prompt_accuracy"], q["eval"]
+            L += [f"- {k}: prompt accuracy ({e['n_prompt']} samples per prompt, DDIM {e['ddim_steps']} steps, guidance {e['guidance']}; judged by judge-{k}): "
+                  + ", ".join(f"{p} {x:.0%}" for p, x in a.items()),
+                  f"  - lowest {min(a.values()):.0%} (target >= {T['sd_prompt_min']:.0%}: {_ok(min(a.values()), T['sd_prompt_min'])}), mean "
+                  f"{r['sd_prompt_accuracy_mean']:.1%} (target >= {T['sd_prompt_mean']:.0%}: {_ok(r['sd_prompt_accuracy_mean'], T['sd_prompt_mean'])}); samples: `tiny_sd_samples-{k}.png`"]
+        if "sd_frechet_clip" in r:
+            f = r["sd_frechet_clip"]
+            L += [f"- {k}: Frechet distance in tiny-clip image features, {f['n']} samples of {f['prompt']!r} vs {f['n']} test renders: "
+                  f"{f['samples_vs_test']:.3f}; floor (two disjoint sets of renders): {f['floor_test_vs_test']:.3f}"]
+    L += ["", "Retraining: `python -m sdd_nb.pretrain --out DIR --domains " + "+".join(names) + " --config nbs/configs/pretrain_cats_cars.yaml --eval`.", ""]
+    return atomic_write(d / "README.md", lambda p: Path(p).write_text("\n".join(L)))
+
 def write_model_cards(models_dir: str | Path) -> Path:
     "Write `models_dir/README.md` from the training and quality records found there."
     d = Path(models_dir)
     rd = lambda p: json.loads(p.read_text()) if p.exists() else None
     q = rd(d / "quality.json") or {}
+    if "by_domain" in q or any(d.glob("judge-*")): return _domain_cards(d, q, rd)
     L = ["# The embedded models", "",
          "Trained by `nbs/pretrain.ipynb` (or `python -m sdd_nb.pretrain`) on the toy world (`sdd_nb.toyfaces`); measured by",
          "`sdd_nb.pretrain.evaluate_all` on held-out test faces. Generated by `write_model_cards`: edit the code, not this file.", ""]
@@ -498,11 +611,17 @@ def main(argv=None):
     ap.add_argument("--config", help="PretrainConfig YAML"); ap.add_argument("--eval-config", help="EvalConfig YAML")
     ap.add_argument("--eval", action="store_true", help="measure quality after training"); ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--overwrite", action="store_true", help="replace models already in --out")
+    ap.add_argument("--domains", default=None, help="the toy domains the models learn: faces (the config's default), or e.g. cats+cars")
     a = ap.parse_args(argv)
     cfg = PretrainConfig.from_yaml(a.config) if a.config else PretrainConfig()
+    if a.domains: cfg = cfg.replace(domains=a.domains)
+    elif cfg.domains == "faces" and (found := [k for k in DOMAIN_NAMES if (Path(a.out) / f"judge-{k}").exists()]):
+        cfg = cfg.replace(domains="+".join(found))               # a folder of several domains' models (judge-<domain>/): measure those
+    try: _domains(cfg.domains)
+    except ValueError as e: ap.error(str(e))
     ecfg = EvalConfig.from_yaml(a.eval_config) if a.eval_config else EvalConfig()
     if not a.eval_only: train_all(a.out, cfg, tuple(m for m in a.models.split(",") if m), a.device, a.overwrite)
-    if a.eval or a.eval_only: print(json.dumps(evaluate_all(a.out, ecfg, a.device), indent=1)[:4000])
+    if a.eval or a.eval_only: print(json.dumps(evaluate_all(a.out, ecfg, a.device, domains=cfg.domains), indent=1)[:4000])
     write_model_cards(a.out)
 
 # %% ../nbs/01d_pretrain.ipynb #2b974003

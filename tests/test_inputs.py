@@ -34,6 +34,26 @@ def test_toy_world_errors():
     with pytest.raises(ValueError, match="holds"): ToyFaces("test", n=10**9)
 
 
+def test_toy_domain_errors(tmp_path):
+    from sdd_nb.domains import domain, domain_of_prompt
+    from sdd_nb.distill import DistillConfig, train
+    cats, cars = domain("cats"), domain("cars")
+    with pytest.raises(ValueError, match="domains are"): domain("dogs")
+    with pytest.raises(KeyError, match="unknown toy-world prompt.*no toy domain knows it.*black fur"): domain_of_prompt("a purple dragon")
+    with pytest.raises(KeyError, match="unknown toy-cars prompt.*Known prompts"): domain_of_prompt("black fur", "cars")
+    with pytest.raises(ValueError, match="empty"): domain_of_prompt("  ")
+    with pytest.raises(KeyError, match="attributes are"): cats.edit(cats.toy(0, 0), wheels="chrome")
+    with pytest.raises(ValueError, match="values are"): cars.sample_spec(0, 0).replace(color="purple")
+    with pytest.raises(ValueError, match="another domain"): cats.render([cars.sample_spec(0, 0)])
+    with pytest.raises(ValueError, match="holds"): cars.dataset("test", n=10**9)
+    # a cat prompt picks the toy cats and their models; a domain that does not know a prompt says so, before anything loads
+    c = DistillConfig(prompt="black fur").check()
+    assert (c.data, c.model, c.prompts) == ("toycats", "cats-cars/tiny-sd", "caption")
+    with pytest.raises(ValueError, match="know"):
+        train(DistillConfig(prompt="black fur", data="toycars", prompts="caption", steps=1), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_image_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"): ImageFolder(tmp_path / "celeba")
     with pytest.raises(ValueError, match="no images"): ImageFolder(tmp_path)

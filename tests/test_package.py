@@ -44,6 +44,9 @@ def test_render_benchmark_writes_json(root, tmp_path, python):
     subprocess.run([python, str(root / "bench" / "render_speed.py"), "--n", "64", "--repeats", "1", "--out", str(out)], check=True, capture_output=True)
     res = json.loads(out.read_text())
     assert res["faces"] == 64 and res["faces_per_s"] > 0 and res["threads"] == 1
+    subprocess.run([python, str(root / "bench" / "render_speed.py"), "--domain", "cars", "--n", "32", "--repeats", "1", "--out", str(out)], check=True, capture_output=True)
+    res = json.loads(out.read_text())
+    assert res["domain"] == "cars" and res["images"] == 32 and res["images_per_s"] > 0
 
 
 def test_edit_speed_benchmark_writes_json_and_refuses_a_non_run(root, tmp_path, python):

@@ -52,6 +52,18 @@ def test_train_notebook_takes_a_preset(root, tmp_path, monkeypatch, capfd):
     assert not (tmp_path / "q").exists()
 
 
+def test_train_notebook_on_toy_cats(root, tmp_path):
+    # a toy-cat prompt trains on the toy cats with their embedded models (cats-cars/), measured by the cats' scorer
+    run_nb(root, tmp_path, prompt="black fur", domain="cats", out_dir=str(tmp_path / "cat"))
+    m = json.loads((tmp_path / "cat" / "metrics.json").read_text())
+    assert (m["parameters"]["data"], m["parameters"]["model"]) == ("toycats", "cats-cars/tiny-sd")
+    assert 0 <= m["edit_success"] <= 1 and m["scored_by"] == "scorer" and m["n_images"] == 8
+    assert set(m["preservation_per_attribute"]) == {"pattern", "eyes", "ears", "expression"}   # read by the cats' scorer
+    with pytest.raises(pm.PapermillExecutionError, match="unknown toy-cars prompt"):
+        run_nb(root, tmp_path, prompt="black fur", domain="cars", out_dir=str(tmp_path / "car"))
+    assert not (tmp_path / "car").exists()
+
+
 def test_train_notebook_needs_a_prompt(root, tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="prompt is required"):
         run_nb(root, tmp_path, out_dir=str(tmp_path / "x"))

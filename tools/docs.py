@@ -25,11 +25,11 @@ NBS = ROOT / "nbs"
 # Reading order: SDD itself, the experiments, the library's remaining parts, the embedded world (appendix).
 SECTIONS = [
     ("SDD", ["index", "02_guidance", "03_hqs", "04_manipulators", "05_distill", "train"]),
-    ("Experiments", ["hqs", "compare", "tradeoff", "ablation", "sweep"]),
+    ("Experiments", ["hqs", "compare", "tradeoff", "ablation", "figure7", "table2", "sweep"]),
     ("The library", ["00_core", "05b_clipdir", "06_baselines", "07_metrics", "08_reproduce", "09_stylegan2",
                      "10_identity", "11_presets", "12_api"]),
-    ("Appendix: the embedded world", ["01_toyfaces", "01b_imagefolder", "01c_models", "01d_pretrain", "pretrain",
-                                      "toyworld"]),
+    ("Appendix: the embedded world", ["01_toyfaces", "01e_domains", "01f_toycats", "01g_toycars", "01b_imagefolder", "01c_models",
+                                      "01d_pretrain", "pretrain", "toyworld"]),
 ]
 ORDER = [n for _, names in SECTIONS for n in names]
 
@@ -42,6 +42,8 @@ RUNS = {
     "compare": (["_runs/reproduce/compare.ipynb", "_runs/compare*.ipynb"], "make reproduce"),
     "tradeoff": (["_runs/reproduce/tradeoff.ipynb", "_runs/tradeoff*.ipynb"], "make reproduce"),
     "ablation": (["_runs/reproduce/ablation.ipynb", "_runs/ablation*.ipynb"], "make reproduce"),
+    "figure7": (["_runs/reproduce/figure7.ipynb", "_runs/figure7*.ipynb"], "make reproduce"),
+    "table2": (["_runs/reproduce/table2.ipynb", "_runs/table2*.ipynb"], "make reproduce"),
     "sweep": (["_runs/sweep_test.ipynb", "_runs/sweep*.ipynb"],
               "papermill nbs/sweep.ipynb _runs/sweep_test.ipynb -f nbs/configs/sweep_test.yaml"),
     "pretrain": (["_runs/pretrain.ipynb", "_runs/pretrain/*.ipynb"],
