@@ -15,8 +15,10 @@ HAVE = {n: (models_dir() / n).exists() for n in ("tiny-sd", "tiny-clip", "judge"
 def test_weights_are_safetensors_and_small():
     files = [p for p in models_dir().rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin", ".pt", ".pth", ".ckpt")]
     assert all(p.suffix == ".safetensors" for p in files), files
-    total = sum(p.stat().st_size for p in files)
-    assert total <= 30 * 2**20, f"embedded weights take {total / 2**20:.1f} MiB (budget 30)"
+    size = lambda fs: sum(p.stat().st_size for p in fs) / 2**20
+    new = [p for p in files if "cats-cars" in p.parts]                  # the toy cats' and cars' models: at most 40 MiB more
+    assert size(set(files) - set(new)) <= 30, f"the faces' embedded weights take {size(set(files) - set(new)):.1f} MiB (budget 30)"
+    assert size(new) <= 40, f"the cats' and cars' embedded weights take {size(new):.1f} MiB (budget 40)"
 
 
 @pytest.mark.skipif(not HAVE["judge"], reason="judge not shipped yet")
