@@ -27,7 +27,8 @@ from .models import DOMAIN_MODELS
 # %% auto #0
 __all__ = ['RUN_LEGACY', 'TOY_DATA', 'PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'toy_domain',
            'DistillConfig', 'config_diff', 'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss',
-           'default_run_dir', 'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run', 'trial']
+           'default_run_dir', 'weights_digest', 'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run',
+           'trial']
 
 # %% ../nbs/05_distill.ipynb #98b0646f
 RUN_LEGACY = {"guidance": "sds", "prompts": "edit", "decoding": "plain"}   # what runs written before these settings existed did
@@ -336,7 +337,7 @@ def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervis
     return terms
 
 # %% ../nbs/05_distill.ipynb #d2cd1e03
-_BEFORE_FIRST_CKPT = {"config.yaml", "hqs.csv", "selection.json", "samples", "log.csv", "ckpt"}   # a run's files before its first
+_BEFORE_FIRST_CKPT = {"config.yaml", "weights.json", "hqs.csv", "selection.json", "samples", "log.csv", "ckpt"}   # a run's files before its first
                                                                   # complete checkpoint (log.csv is written just before it)
 _RESULTS = ("manipulator.safetensors", "manipulator.json", "train_info.json", "metrics.json", "before_after.png", "metrics_val.json",
             "before_after_val.png")
@@ -352,7 +353,32 @@ def _finished_steps(run: Path) -> int | None:
     f = run / "train_info.json"
     return int(json.loads(f.read_text())["steps"]) if f.exists() and (run / "manipulator.safetensors").exists() else None
 
-def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool) -> str:
+def weights_digest(cfg: DistillConfig) -> dict:
+    """{role: digest} of the weights a run of `cfg` learns from: the supervisor (`cfg.model`) and, on the toy world with the
+    judge's identity term, its domain's judge (`weights_sha256`; a hub id by its name). A run records it (`weights.json`) and
+    `_plan_run` refuses to resume or reuse a run whose weights have changed since. (A `guidance_fn`'s or `identity_fn`'s own
+    network, such as the StyleCLIP-style mapper's CLIP, is not in it.)"""
+    from sdd_nb.models import _resolve, weights_sha256
+    cfg = cfg.replace().resolve(); dom = TOY_DATA.get(cfg.data)            # a cat prompt: the cats' models
+    names = {"model": cfg.model} | ({"judge": DOMAIN_MODELS[dom]["judge"]} if dom and cfg.identity == "judge" and cfg.w_id else {})
+    out = {}
+    for role, name in names.items():
+        path, local = _resolve(name, "supervisor" if role == "model" else "judge", "runwayml/stable-diffusion-v1-5")
+        out[role] = weights_sha256(path) if local else f"hub:{name}"
+    return out
+
+def _weights_changed(run: Path, digest: dict) -> dict:
+    """{role: (digest the run trained with, `digest`)} where they differ; {} for a run written before runs recorded their
+    weights (it cannot be checked: it is taken as it is, and stays unrecorded)."""
+    f = run / "weights.json"
+    if not f.exists(): return {}
+    try: then = json.loads(f.read_text())
+    except ValueError as e:
+        raise CorruptCheckpointError(f"resume: {f} cannot be read ({e}); nothing in {run} was changed. Move it aside to resume "
+                                     "without checking the weights, or overwrite=True to train again") from e
+    return {k: (then.get(k), digest.get(k)) for k in sorted(set(then) | set(digest)) if then.get(k) != digest.get(k)}
+
+def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool, digest: dict | None = None) -> str:
     """What training `cfg` in the folder `run` will do, decided before anything is written: 'new', 'overwrite' (the old folder
     is moved aside), 'restart' (a run stopped before its first checkpoint), 'resume' (from its newest checkpoint), 'extend'
     (a finished run trained on to more steps) or 'finished' (nothing to train). Any other folder gets an error that says
@@ -367,6 +393,9 @@ def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool) -> s
     if "config.yaml" not in names: raise FileExistsError(f"resume: {run} is not a run folder (it has no config.yaml) but holds {names}; {keep}.")
     diff = config_diff(run, cfg)
     if diff: raise ValueError(f"resume: the run in {run} was trained with other settings {diff}; resume with the same ones or use another out_dir")
+    if changed := _weights_changed(run, digest if digest is not None else weights_digest(cfg)):
+        raise ValueError(f"resume: the run in {run} was trained with other weights {changed} (sha256 of the weight files, then and now): "
+                         f"its results are not this model's. {keep[0].upper() + keep[1:]}.")
     done, ckpts = _finished_steps(run), _ckpt_dirs(run)
     trained = done if done is not None else _ckpt_step(ckpts[0]) if ckpts else 0
     if trained > cfg.steps:
@@ -381,8 +410,10 @@ def _plan_run(run: Path, cfg: DistillConfig, resume: bool, overwrite: bool) -> s
                                     f"with or after a checkpoint; {keep}.")
     return "restart"
 
-def _prepare_run(run: Path, cfg: DistillConfig, mode: str) -> None:
-    "Make the folder ready for `mode` (see `_plan_run`); a checkpoint to resume from is read first, so a bad one changes nothing."
+def _prepare_run(run: Path, cfg: DistillConfig, mode: str, digest: dict | None = None) -> None:
+    """Make the folder ready for `mode` (see `_plan_run`); a checkpoint to resume from is read first, so a bad one changes nothing.
+    A new run records `digest` (`weights_digest`) in weights.json; a resumed one keeps what it has."""
+    digest = digest if digest is not None else weights_digest(cfg)             # before anything is written
     if mode in ("resume", "extend"): _read_ckpt(run)
     for tmp in (run / "ckpt").glob(".step_*.tmp") if mode in ("restart", "resume", "extend") else []: shutil.rmtree(tmp)   # a killed write
     if mode == "overwrite":
@@ -398,6 +429,7 @@ def _prepare_run(run: Path, cfg: DistillConfig, mode: str) -> None:
         print(f"resume: the finished run's results were moved to {keep}")
     run.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(run / "config.yaml")
+    if mode in ("new", "overwrite", "restart"): save_json(digest, run / "weights.json")
 
 def _stop_non_finite(run: Path, step: int, what: str):
     "Stop training with a message that names the step and the last good checkpoint (nothing is saved after a NaN)."
@@ -600,7 +632,8 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
     rank, world, device, created = _dist_setup(get_device(cfg.device))
     ok = False
     try:
-        mode = _on_rank0(rank, world, lambda: _plan_run(run, cfg, resume, overwrite))
+        digest = _on_rank0(rank, world, lambda: weights_digest(cfg))
+        mode = _on_rank0(rank, world, lambda: _plan_run(run, cfg, resume, overwrite, digest))
         if mode == "finished":
             if progress and rank == 0: print(f"resume: {run} holds this run, finished ({cfg.steps} steps): nothing to train")
             ok = True; return run
@@ -617,7 +650,7 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
         identity_fn = _identity_loss(cfg, judge, identity_fn, device)
         gen = build_generator(cfg, sup, device) if cfg.manipulator == "latent" else None
         codes = _train_codes(cfg, gen.n_latent, gen.dim)[0] if gen is not None and gen.latent_kind == "wplus" else None
-        _on_rank0(rank, world, lambda: _prepare_run(run, cfg, mode))
+        _on_rank0(rank, world, lambda: _prepare_run(run, cfg, mode, digest))
         selection, hqs_seconds = _select(cfg, sup, run, gen, codes, truth_ok, guidance_fn, rank, world, progress)   # 2.
         data = codes if codes is not None else _train_images(cfg, progress)
         manip, model = _build_student(cfg, gen, sup, device, world)                                                # 3.

@@ -16,7 +16,7 @@ from .core import to_tensor, image_grid
 from . import toyfaces
 
 # %% auto #0
-__all__ = ['DOMAIN_NAMES', 'FACES', 'ToySpec', 'ToyItem', 'ToyDomain', 'ToyImages', 'domain', 'domain_of_prompt']
+__all__ = ['DOMAIN_NAMES', 'ToyItem', 'FACES', 'ToySpec', 'ToyDomain', 'ToyImages', 'domain', 'domain_of_prompt']
 
 # %% ../nbs/01e_domains.ipynb #ba586c5c
 DOMAIN_NAMES = ("faces", "cats", "cars")   # the order in which a prompt known to several domains is resolved
@@ -36,17 +36,7 @@ class ToySpec:
         for k, v in attrs.items(): d.check_value(k, v)
         return dataclasses.replace(self, attributes={**self.attributes, **attrs})
 
-@dataclasses.dataclass
-class ToyItem:
-    "One rendered item: spec, image (3xHxW float in [-1, 1]), masks (attribute -> HxW bool tensor), caption."
-    spec: ToySpec
-    image: torch.Tensor
-    masks: dict
-    caption: str
-    @property
-    def attributes(self) -> dict: return self.spec.attributes
-    @property
-    def identity(self) -> dict: return self.spec.identity
+ToyItem = toyfaces.ToyFace   # one rendered item of any domain (spec, image, masks, caption): the faces' own class
 
 # %% ../nbs/01e_domains.ipynb #88750e80
 def _norm(p: str) -> str:

@@ -5,7 +5,7 @@ open_clip model, an attribute judge), and one way to load them or real weights."
 
 # %% ../nbs/01c_models.ipynb #794edb0b
 from __future__ import annotations
-import os, gzip, json, dataclasses, tempfile
+import os, gzip, hashlib, json, dataclasses, tempfile
 from pathlib import Path
 
 import torch
@@ -15,11 +15,12 @@ from .core import Config, check_images, resize_images, atomic_write, save_text, 
 from .toyfaces import ATTRIBUTES, IDENTITY
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'DOMAIN_MODELS', 'SD_SCHEDULER', 'TINY_CLIP_NAME', 'TINY_CLIP_CONFIG', 'TINY_CLIP_PREPROCESS',
-           'models_dir', 'embedded_path', 'write_clip_bpe', 'clip_tokenizer', 'TinySDConfig', 'build_tiny_sd',
-           'sd_pipeline', 'n_params', 'dummy_sd_config', 'sd_v1_components', 'register_tiny_clip', 'build_tiny_clip',
-           'Judge', 'identity_target', 'save_tiny_sd', 'save_tiny_clip', 'save_judge', 'load_sd', 'load_clip',
-           'load_judge', 'clip_encode_images', 'clip_encode_text', 'clip_text_encoder']
+__all__ = ['EMBEDDED', 'DOMAIN_MODELS', 'WEIGHT_FILES', 'SD_SCHEDULER', 'TINY_CLIP_NAME', 'TINY_CLIP_CONFIG',
+           'TINY_CLIP_PREPROCESS', 'models_dir', 'embedded_path', 'weights_sha256', 'write_clip_bpe', 'clip_tokenizer',
+           'TinySDConfig', 'build_tiny_sd', 'sd_pipeline', 'n_params', 'dummy_sd_config', 'sd_v1_components',
+           'register_tiny_clip', 'build_tiny_clip', 'Judge', 'identity_target', 'save_tiny_sd', 'save_tiny_clip',
+           'save_judge', 'load_sd', 'load_clip', 'load_judge', 'clip_encode_images', 'clip_encode_text',
+           'clip_text_encoder']
 
 # %% ../nbs/01c_models.ipynb #c92ec46f
 EMBEDDED = ("tiny-sd", "tiny-clip", "judge", "scorer",            # the faces' models
@@ -42,6 +43,23 @@ def embedded_path(name: str) -> Path:
                                 + ("or retrain it with `python -m sdd_nb.pretrain --out data/models/cats-cars --config nbs/configs/pretrain_cats_cars.yaml --eval`."
                                    if name.startswith("cats-cars/") else "or retrain it with nbs/pretrain.ipynb."))
     return p
+
+WEIGHT_FILES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+def weights_sha256(path: str | Path) -> str:
+    """A model's weights, as 16 hex digits of sha256: of a file, or of a folder's weight files (`WEIGHT_FILES`) with their
+    relative paths; in a diffusers folder only its pipeline's components count (not a download's extra checkpoints or its
+    safety checker). Files are read in chunks: a full Stable Diffusion folder takes seconds."""
+    p, h = Path(path), hashlib.sha256()
+    if p.is_file(): files = [(p.name, p)]
+    else:
+        index = p / "model_index.json"
+        parts = {k for k in json.loads(index.read_text()) if not k.startswith("_") and k != "safety_checker"} if index.exists() else None
+        files = sorted((f.relative_to(p).as_posix(), f) for f in p.rglob("*")
+                       if f.is_file() and f.suffix in WEIGHT_FILES and (parts is None or f.relative_to(p).parts[0] in parts))
+    for name, f in files:
+        with open(f, "rb") as fh: h.update(name.encode() + hashlib.file_digest(fh, "sha256").digest())
+    return h.hexdigest()[:16]
 
 # %% ../nbs/01c_models.ipynb #13826d55
 def _bytes_to_unicode():

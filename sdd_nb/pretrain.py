@@ -491,6 +491,23 @@ def _train_line(t, what):
     if not t: return f"- {what}: no training record"
     return f"- {what}: {t['steps']} steps, batch {t.get('batch')}, {t['seconds']} s on {t['machine']}; data: {t['data']}"
 
+def _target_line(label: str, values: dict, key: str) -> str:
+    "A card line of per-attribute fractions against `TARGETS[key]`, met when the lowest meets it."
+    return (f"- {label} (target >= {TARGETS[key]:.0%}): " + ", ".join(f"{a} {v:.1%}" for a, v in values.items())
+            + f" ({_ok(min(values.values()), TARGETS[key])} the target)")
+
+def _prompt_lines(q: dict, r: dict, prefix: str = "", judged: str = "judged") -> list:
+    "The card lines of tiny-sd's judged prompt accuracy (`r`: a quality record with sd_prompt_accuracy, `q['eval']` how it was measured)."
+    a, e, T = r["sd_prompt_accuracy"], q["eval"], TARGETS
+    return [f"- {prefix}prompt accuracy ({e['n_prompt']} samples per prompt, DDIM {e['ddim_steps']} steps, guidance {e['guidance']}; {judged}): "
+            + ", ".join(f"{p} {x:.0%}" for p, x in a.items()),
+            f"  - lowest {min(a.values()):.0%} (target >= {T['sd_prompt_min']:.0%}: {_ok(min(a.values()), T['sd_prompt_min'])}), "
+            f"mean {r['sd_prompt_accuracy_mean']:.1%} (target >= {T['sd_prompt_mean']:.0%}: {_ok(r['sd_prompt_accuracy_mean'], T['sd_prompt_mean'])})"]
+
+def _frechet_line(f: dict, prefix: str) -> str:
+    return (f"- {prefix}Frechet distance in tiny-clip image features, {f['n']} samples of {f['prompt']!r} vs {f['n']} test renders: "
+            f"{f['samples_vs_test']:.3f}; floor (two disjoint sets of renders): {f['floor_test_vs_test']:.3f}")
+
 def _domain_cards(d: Path, q: dict, rd) -> Path:
     "The model cards of models that know several toy domains (`PretrainConfig.domains`, e.g. 'cats+cars'), per domain."
     by = q.get("by_domain", {}); names = list(by) or sorted(p.name.split("-", 1)[1] for p in d.glob("judge-*"))
@@ -507,19 +524,13 @@ def _domain_cards(d: Path, q: dict, rd) -> Path:
             L += [f"## {role}-{k} (`{role}-{k}/`)", "", ("The judge's CNN for the toy " + k + (": it reads edits in training (identity) and nothing else."
                   if role == "judge" else ", trained apart (other items, another seed): it only scores edits.")), ""]
             L += [f"- parameters: {t['parameters']:,}" if t else "- parameters: ?", _train_line(t, "training")]
-            if r:
-                acc = r["accuracy"]
-                L += [f"- accuracy per attribute (target >= {T['judge_accuracy']:.0%}): " + ", ".join(f"{a} {v:.1%}" for a, v in acc.items())
-                      + f" ({_ok(min(acc.values()), T['judge_accuracy'])} the target)"]
+            if r: L += [_target_line("accuracy per attribute", r["accuracy"], "judge_accuracy")]
             L += [""]
     c = rd(d / "tiny-clip" / "training.json")
     L += ["## tiny-clip (`tiny-clip/`)", "", "The faces' tiny-clip architecture (`sdd_nb.models.TINY_CLIP_CONFIG`), trained on all the domains above.", "",
           f"- parameters: {c['parameters']:,}" if c else "- parameters: ?", _train_line(c, "training")]
     for k in names:
-        if "clip_zero_shot" in by.get(k, {}):
-            z = by[k]["clip_zero_shot"]
-            L += [f"- zero-shot accuracy per attribute, {k} (target >= {T['clip_zero_shot']:.0%}): " + ", ".join(f"{a} {v:.1%}" for a, v in z.items())
-                  + f" ({_ok(min(z.values()), T['clip_zero_shot'])} the target)"]
+        if "clip_zero_shot" in by.get(k, {}): L += [_target_line(f"zero-shot accuracy per attribute, {k}", by[k]["clip_zero_shot"], "clip_zero_shot")]
     v, s = rd(d / "tiny-sd" / "training_vae.json"), rd(d / "tiny-sd" / "training.json")
     L += ["", "## tiny-sd (`tiny-sd/`)", "", "The faces' tiny-sd layout (`TinySDConfig`); its text encoder is the tiny-clip above's text tower, frozen.", ""]
     if s: L += ["- parameters: " + ", ".join(f"{a} {n:,}" for a, n in s["parameters"].items())]
@@ -528,15 +539,8 @@ def _domain_cards(d: Path, q: dict, rd) -> Path:
         r = by.get(k, {})
         if "vae_psnr_db" in r: L += [f"- {k}: VAE reconstruction PSNR {r['vae_psnr_db']:.2f} dB (target >= {T['vae_psnr_db']} dB: {_ok(r['vae_psnr_db'], T['vae_psnr_db'])})"]
         if "sd_prompt_accuracy" in r:
-            a, e = r["sd_prompt_accuracy"], q["eval"]
-            L += [f"- {k}: prompt accuracy ({e['n_prompt']} samples per prompt, DDIM {e['ddim_steps']} steps, guidance {e['guidance']}; judged by judge-{k}): "
-                  + ", ".join(f"{p} {x:.0%}" for p, x in a.items()),
-                  f"  - lowest {min(a.values()):.0%} (target >= {T['sd_prompt_min']:.0%}: {_ok(min(a.values()), T['sd_prompt_min'])}), mean "
-                  f"{r['sd_prompt_accuracy_mean']:.1%} (target >= {T['sd_prompt_mean']:.0%}: {_ok(r['sd_prompt_accuracy_mean'], T['sd_prompt_mean'])}); samples: `tiny_sd_samples-{k}.png`"]
-        if "sd_frechet_clip" in r:
-            f = r["sd_frechet_clip"]
-            L += [f"- {k}: Frechet distance in tiny-clip image features, {f['n']} samples of {f['prompt']!r} vs {f['n']} test renders: "
-                  f"{f['samples_vs_test']:.3f}; floor (two disjoint sets of renders): {f['floor_test_vs_test']:.3f}"]
+            P = _prompt_lines(q, r, f"{k}: ", f"judged by judge-{k}"); L += [P[0], P[1] + f"; samples: `tiny_sd_samples-{k}.png`"]
+        if "sd_frechet_clip" in r: L += [_frechet_line(r["sd_frechet_clip"], f"{k}: ")]
     L += ["", "Retraining: `python -m sdd_nb.pretrain --out DIR --domains " + "+".join(names) + " --config nbs/configs/pretrain_cats_cars.yaml --eval`.", ""]
     return atomic_write(d / "README.md", lambda p: Path(p).write_text("\n".join(L)))
 
@@ -550,9 +554,6 @@ def write_model_cards(models_dir: str | Path) -> Path:
          "Trained by `nbs/pretrain.ipynb` (or `python -m sdd_nb.pretrain`) on the toy world (`sdd_nb.toyfaces`); measured by",
          "`sdd_nb.pretrain.evaluate_all` on held-out test faces. Generated by `write_model_cards`: edit the code, not this file.", ""]
     if q: L += [f"Quality measured on: {q.get('machine')}; {q.get('test_faces')}.", ""]
-    def train_lines(t, what):
-        if not t: return [f"- {what}: no training record"]
-        return [f"- {what}: {t['steps']} steps, batch {t.get('batch')}, {t['seconds']} s on {t['machine']}; data: {t['data']}"]
     for name, what in (("judge", "A CNN predicting the six attributes and regressing the twelve identity variables of a 64x64 toy face; "
                                  "its identity head is the toy world's identity loss in training."),
                        ("scorer", "The judge's architecture, trained apart (other faces, another seed): it only scores edits "
@@ -560,21 +561,16 @@ def write_model_cards(models_dir: str | Path) -> Path:
         j = rd(d / name / "training.json")
         if name == "scorer" and not j and name not in q: continue
         L += ([""] if name != "judge" else []) + [f"## {name} (`{name}/`)", "", what + " Weights: `judge.safetensors` (float16, loaded as float32), `config.json`.", ""]
-        L += [f"- parameters: {j['parameters']:,}" if j else "- parameters: ?"] + train_lines(j, "training")
+        L += [f"- parameters: {j['parameters']:,}" if j else "- parameters: ?"] + [_train_line(j, "training")]
         if name in q:
-            acc = q[name]["accuracy"]
-            L += [f"- accuracy per attribute (target >= {TARGETS['judge_accuracy']:.0%}): " + ", ".join(f"{k} {v:.1%}" for k, v in acc.items())
-                  + f" ({_ok(min(acc.values()), TARGETS['judge_accuracy'])} the target)",
+            L += [_target_line("accuracy per attribute", q[name]["accuracy"], "judge_accuracy"),
                   "- identity error (mean absolute, in units of each variable's range): " + ", ".join(f"{k} {v:.3f}" for k, v in q[name]["identity_mae"].items())]
     c = rd(d / "tiny-clip" / "training.json")
     L += ["", "## tiny-clip (`tiny-clip/`)", "", "An open_clip `CLIP`: ViT image tower (64x64, patch 8, 4 layers, width 128), text tower (3 layers, width 64, "
           "32 tokens, CLIP BPE), embedding 64. Weights: `open_clip_model.safetensors` (float16), `open_clip_config.json`, "
           "`tiny-clip-toyfaces.json` (the config open_clip registers).", ""]
-    L += [f"- parameters: {c['parameters']:,}" if c else "- parameters: ?"] + train_lines(c, "training")
-    if "clip_zero_shot" in q:
-        z = q["clip_zero_shot"]
-        L += [f"- zero-shot accuracy per attribute (target >= {TARGETS['clip_zero_shot']:.0%}): " + ", ".join(f"{k} {v:.1%}" for k, v in z.items())
-              + f" ({_ok(min(z.values()), TARGETS['clip_zero_shot'])} the target)"]
+    L += [f"- parameters: {c['parameters']:,}" if c else "- parameters: ?"] + [_train_line(c, "training")]
+    if "clip_zero_shot" in q: L += [_target_line("zero-shot accuracy per attribute", q["clip_zero_shot"], "clip_zero_shot")]
     v, s = rd(d / "tiny-sd" / "training_vae.json"), rd(d / "tiny-sd" / "training.json")
     L += ["", "## tiny-sd (`tiny-sd/`)", "", "Stable Diffusion v1's layout and noise schedule at 64x64: `AutoencoderKL` (64x64x3 -> 16x16x4, float32), "
           "`UNet2DConditionModel` (channels 32/64/128, float16), `CLIPTextModel` (3 layers, width 64, float16; "
@@ -585,20 +581,11 @@ def write_model_cards(models_dir: str | Path) -> Path:
           "requires_safety_checker=False)` loads everything in float32 and runs on the CPU; `open_clip.create_model_and_transforms"
           "(\"local-dir:data/models/tiny-clip\")` loads tiny-clip.", ""]
     if s: L += ["- parameters: " + ", ".join(f"{k} {n:,}" for k, n in s["parameters"].items())]
-    L += train_lines(v, "VAE training") + (["- VAE scaling factor: %.4f" % v["scaling_factor"]] if v else []) + train_lines(s, "UNet training" if s and s.get("text_encoder", "").startswith("frozen") else "UNet + text encoder training")
+    L += [_train_line(v, "VAE training")] + (["- VAE scaling factor: %.4f" % v["scaling_factor"]] if v else []) + [_train_line(s, "UNet training" if s and s.get("text_encoder", "").startswith("frozen") else "UNet + text encoder training")]
     if "vae_psnr_db" in q:
         L += [f"- VAE reconstruction PSNR: {q['vae_psnr_db']:.2f} dB (target >= {TARGETS['vae_psnr_db']} dB: {_ok(q['vae_psnr_db'], TARGETS['vae_psnr_db'])})"]
-    if "sd_prompt_accuracy" in q:
-        a = q["sd_prompt_accuracy"]; e = q["eval"]
-        L += [f"- prompt accuracy ({e['n_prompt']} samples per prompt, DDIM {e['ddim_steps']} steps, guidance {e['guidance']}; judged): "
-              + ", ".join(f"{k} {x:.0%}" for k, x in a.items()),
-              f"  - lowest {min(a.values()):.0%} (target >= {TARGETS['sd_prompt_min']:.0%}: {_ok(min(a.values()), TARGETS['sd_prompt_min'])}), "
-              f"mean {q['sd_prompt_accuracy_mean']:.1%} (target >= {TARGETS['sd_prompt_mean']:.0%}: {_ok(q['sd_prompt_accuracy_mean'], TARGETS['sd_prompt_mean'])})",
-              "- samples: `tiny_sd_samples.png` (a row per prompt)"]
-    if "sd_frechet_clip" in q:
-        f = q["sd_frechet_clip"]
-        L += [f"- realism: Frechet distance in tiny-clip image features, {f['n']} samples of {f['prompt']!r} vs {f['n']} test renders: "
-              f"{f['samples_vs_test']:.3f}; floor (two disjoint sets of renders): {f['floor_test_vs_test']:.3f}"]
+    if "sd_prompt_accuracy" in q: L += _prompt_lines(q, q) + ["- samples: `tiny_sd_samples.png` (a row per prompt)"]
+    if "sd_frechet_clip" in q: L += [_frechet_line(q["sd_frechet_clip"], "realism: ")]
     L += ["", "Retraining: `papermill nbs/pretrain.ipynb _runs/pretrain.ipynb -f nbs/configs/pretrain_full.yaml` (same seeds), or "
           "`python -m sdd_nb.pretrain --out DIR --device cuda --eval` on a GPU.", ""]
     return atomic_write(d / "README.md", lambda p: Path(p).write_text("\n".join(L)))

@@ -15,9 +15,9 @@ from .core import machine_name
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SEEDED', 'WITH_BASELINES', 'FULL_SEEDS', 'QUICK_SEEDS', 'QUICK', 'OUTPUTS', 'SEED_FREE', 'NAMES',
-           'ROW_NAMES', 'PCT', 'DB', 'F3', 'seed_dir', 'experiment_parameters', 'finished', 'reproduce', 'seed_dirs',
-           'face_results', 'bootstrap_means', 'complete', 'interval', 'verdict', 'claim_hqs', 'claim_tradeoff',
-           'claim_speed', 'claim_figure7', 'claim_table2', 'claims', 'tables', 'plots', 'main']
+           'ROW_NAMES', 'PCT', 'DB', 'F3', 'seed_dir', 'experiment_parameters', 'experiment_weights', 'finished',
+           'reproduce', 'seed_dirs', 'face_results', 'bootstrap_means', 'complete', 'interval', 'verdict', 'claim_hqs',
+           'claim_tradeoff', 'claim_speed', 'sdd_vs_styleclip', 'claims', 'tables', 'plots', 'main']
 
 # %% ../nbs/08_reproduce.ipynb #e1a00002
 EXPERIMENTS = ("hqs", "tradeoff", "ablation", "compare", "figure7", "table2")
@@ -79,11 +79,19 @@ def _effective(name: str, params: dict) -> dict:
 OUTPUTS = {"hqs": "hqs_table.csv", "tradeoff": "tradeoff_faces.csv", "ablation": "ablation_faces.csv", "compare": "compare_faces.csv",
            "figure7": "figure7_faces.csv", "table2": "table2_faces.csv"}
 
+def experiment_weights(name: str) -> dict:
+    """{embedded model: `weights_sha256`} of the models experiment `name` reads (the faces'; Table 2 every domain's): a job
+    records them, and one finished with other weights (a model retrained or pulled since) is run again."""
+    from sdd_nb.models import DOMAIN_MODELS, embedded_path, weights_sha256
+    doms = DOMAIN_MODELS if name == "table2" else ("faces",)
+    return {m: weights_sha256(embedded_path(m)) for m in sorted({m for d in doms for m in DOMAIN_MODELS[d].values()})}
+
 def finished(executed: Path, params: dict, outputs=(), name: str | None = None) -> float | None:
     """The recorded duration (s) of an executed notebook that ran to its end without an error and with the same
     parameters (with `name`, the notebook's: its defaults filled in, so a value passed or left to its default compares
     equal), and whose `outputs` still exist; else None (missing, failed, stopped part-way, other parameters, results
-    gone: run it). The notebook's code is not compared: after changing an experiment notebook, run with `rerun`."""
+    gone: run it). The notebook's code is not compared: after changing an experiment notebook, run with `rerun`;
+    `reproduce` also runs again a job whose models' weights changed (`experiment_weights`)."""
     if not all(Path(o).exists() for o in outputs): return None
     try: nb = json.loads(Path(executed).read_text())
     except (OSError, ValueError): return None
@@ -113,7 +121,7 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
               seeds=None, rerun: bool = False, add: bool = False) -> dict:
     """Run the experiment notebooks with papermill for each training seed (default 0, 1, 2; one for `quick`), executed
     copies in `out`, continuing past failures and skipping jobs that already finished with the same parameters (unless
-    `rerun`); then the claims, tables and plots with intervals. `add`: `seeds` join the seeds whose results are already
+    `rerun`; a job whose models' weights changed since runs again); then the claims, tables and plots with intervals. `add`: `seeds` join the seeds whose results are already
     there (`seeds.json`): only their trained experiments run, the baselines are those already measured. Returns {job: {'ok',
     'seconds', 'error', 'reused'}} and writes it to `out/summary.json` (and `figures/reproduce_summary.json` for a full run)."""
     out = Path(out) if out else project_path("_runs/reproduce-quick" if quick else "_runs/reproduce")
@@ -123,17 +131,21 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
     out.mkdir(parents=True, exist_ok=True)
     results, jobs = {}, [j for j in _jobs(names, seeds) if not add or j[0] in SEEDED]
     if set(names) & set(SEEDED) and not add: save_json({"seeds": list(seeds)}, fig_dir / "seeds.json")   # which seed folders are this run's
-    interrupted = False
+    interrupted, prior = False, _earlier(out, fig_dir, quick).get("results", {})                  # what earlier calls recorded of each job
     try:
         for i, (name, seed, key) in enumerate(jobs, 1):                                            # 2. run, seed by seed
-            params = experiment_parameters(name, quick, out, device, seed, seed == seeds[0] and not add)
+            params, weights = experiment_parameters(name, quick, out, device, seed, seed == seeds[0] and not add), experiment_weights(name)
             done = None if rerun else finished(out / f"{key}.ipynb", params, [project_path(params["out_dir"]) / OUTPUTS[name]], name)
+            if done is not None and prior.get(key, {}).get("weights", weights) != weights:          # (a job recorded before weights were: kept)
+                done = None
+                if progress: print(f"[{i}/{len(jobs)}] {key}: finished earlier, but its models' weights have changed since: running it again", flush=True)
             if done is not None:
-                results[key] = {"ok": True, "seconds": done, "error": None, "reused": True}
+                results[key] = {"ok": True, "seconds": done, "error": None, "reused": True,
+                                **{k: prior[key][k] for k in ("machine", "weights") if k in prior.get(key, {})}}
                 if progress: print(f"[{i}/{len(jobs)}] {key}: finished earlier with these parameters ({done:.0f} s); skipped (--rerun runs it)", flush=True)
                 continue
             if progress: print(f"[{i}/{len(jobs)}] {key}: {json.dumps(params)}", flush=True)
-            results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress) | {"reused": False}
+            results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress) | {"reused": False, "machine": _machine_name(device), "weights": weights}
             if progress: print(f"    {'done' if results[key]['ok'] else 'FAILED'} in {results[key]['seconds']:.0f} s", flush=True)
     except KeyboardInterrupt:                   # Ctrl-C: what finished is kept and read back; the rest is named, to run again
         interrupted = True
@@ -142,14 +154,15 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
         if progress: print("interrupted: the finished notebooks are read back; run the same command again for the rest", flush=True)
     if add and not interrupted: save_json({"seeds": list(before + seeds)}, fig_dir / "seeds.json")   # after the jobs: an interrupted --add-seeds can be repeated
     command = ("python -m sdd_nb.reproduce" + (" --quick" if quick else "") + (" --add-seeds " if add else " --seeds ")
-               + " ".join(map(str, seeds)) + (f" --only {','.join(names)}" if only else "") + f" --device {device}")
+               + " ".join(map(str, seeds)) + (f" --only {','.join(names)}" if only else "") + (" --rerun" if rerun else "") + f" --device {device}")
     seconds_now = round(sum(r["seconds"] for r in results.values() if not r.get("reused")), 1)
     earlier = _earlier(out, fig_dir, quick) if add or only else {}             # the run these seeds (or experiments) were added to
     if only and not add and earlier.get("seeds") != list(seeds): earlier = {}   # --only with other seeds: a new run
     results = {k: v | {"reused": True} for k, v in earlier.get("results", {}).items()} | results   # its jobs, not run by this call
+    machines = list(dict.fromkeys(r.get("machine", "unknown") for r in results.values() if r["ok"])) or [_machine_name(device)]   # each job's, in order
     summary = {"quick": quick, "device": device, "seeds": list(before + seeds), "results": results,
                "total_seconds": round(sum(r["seconds"] for r in results.values()), 1), "seconds_this_call": seconds_now,
-               "machine": _machine_name(device), "command": " && ".join(c for c in (earlier.get("command"), command) if c)}
+               "machine": "; ".join(machines), "command": " && ".join(c for c in (earlier.get("command"), command) if c)}
     _save_summary(summary, out, fig_dir, quick)                                # first: the run the tables' provenance names
     found = claims(fig_dir) if fig_dir.exists() else {}                                            # 3. read back
     for stage in (tables, plots):
@@ -306,12 +319,15 @@ def _design(faces) -> str:
 
 def _ci(v) -> str: return f"[{v[0]:+.3f}, {v[1]:+.3f}]"
 
-def _provenance(d: Path, files: str) -> str:
-    "A line under a generated table: what it was made from, by which run (the summary `reproduce` leaves beside the figures)."
+def _provenance(d: Path, files: str, rows=None) -> str:
+    """A line under a generated table: what it was made from (the seeds `rows` holds, and those without results), by which
+    run (the summary `reproduce` leaves beside the figures)."""
     f = d / "reproduce_summary.json"
     s = json.loads(f.read_text()) if f.exists() else {}
     run = (f"`{s['command']}` on {s['machine']}, {s.get('date', '')}" if "command" in s else "the experiment notebooks' last run")
-    return f"Generated by `sdd_nb.reproduce` from {files} (seeds {list(seed_dirs(d))}); {run}."
+    seeds = sorted(int(x) for x in rows.seed.unique()) if rows is not None else list(seed_dirs(d))
+    missing = rows.attrs.get("missing") if rows is not None else None
+    return f"Generated by `sdd_nb.reproduce` from {files} (seeds {seeds}{f'; no results for seeds {missing}' if missing else ''}); {run}."
 
 def _difference(f, col: str, a: str, b: str, metrics: list, n_boot: int) -> tuple[dict, bool | None]:
     """{metric: (mean of a, mean of b, bootstrap replicates of a - b)} for two values of `col`, paired (`bootstrap_means`),
@@ -384,22 +400,14 @@ def claim_speed(d: Path, n_boot: int, seeds=None) -> dict:
             "evidence": f"SDD {w['SDD'].mean():.1f} images/s vs SDEdit {w['SDEdit'].mean():.2f}: {ratio.mean():.1f}x per image "
                         f"[{lo:.1f}, {hi:.1f}] ({design})"}
 
-def claim_figure7(d: Path, n_boot: int, seeds=None) -> dict:
-    f = face_results(d, "figure7", seeds)
-    if f is None: return {"holds": None, "evidence": "no per-face Figure 7 results (figure7_faces.csv), so no interval: run the figure7 notebook"}
-    res, holds = _difference(f, "method", "SDD", "StyleCLIP-style", ["edit_success", "directional_clip"], n_boot)
-    return {"holds": holds, "design": _design(f),
-            "numbers": {m: {"sdd": round(a, 4), "styleclip_style": round(b, 4), "difference": round(a - b, 4),
-                            "interval": [round(v, 4) for v in interval(r)]} for m, (a, b, r) in res.items()},
-            "evidence": f"{', '.join(repr(p) for p in f.prompt.unique())}: " + "; ".join(
-                f"{m.replace('_', ' ')}: SDD {a:.3f}, StyleCLIP-style {b:.3f}, difference {a - b:+.3f} {_ci(interval(r))}"
-                for m, (a, b, r) in res.items()) + f" ({_design(f)})"}
-
-def claim_table2(d: Path, n_boot: int, seeds=None, dom: str = "faces") -> dict:
-    f = face_results(d, "table2", seeds)
-    f = f[f.domain == dom] if f is not None else None
-    if f is None or f.empty: return {"holds": None, "evidence": f"no per-item Table 2 results for {dom} (table2_faces.csv): run the table2 notebook"}
-    res, holds = _difference(f, "method", "SDD", "StyleCLIP-style", ["directional_clip", "edit_success"], n_boot)
+def sdd_vs_styleclip(d: Path, n_boot: int, seeds=None, experiment: str = "table2", dom: str = "faces",
+                     metrics=("edit_success", "directional_clip")) -> dict:
+    """SDD against the StyleCLIP-style mapper on the items of `experiment` ('figure7': "side view"; 'table2': domain `dom`):
+    holds when SDD is ahead in both edit success and directional CLIP (paired per item, `_difference`)."""
+    f = face_results(d, experiment, seeds)
+    if f is not None and "domain" in f: f = f[f.domain == dom]
+    if f is None or f.empty: return {"holds": None, "evidence": f"no per-item {experiment} results for {dom} ({experiment}_faces.csv), so no interval: run the {experiment} notebook"}
+    res, holds = _difference(f, "method", "SDD", "StyleCLIP-style", list(metrics), n_boot)
     return {"holds": holds, "design": _design(f),
             "numbers": {m: {"sdd": round(a, 4), "styleclip_style": round(b, 4), "difference": round(a - b, 4),
                             "interval": [round(v, 4) for v in interval(r)]} for m, (a, b, r) in res.items()},
@@ -413,8 +421,8 @@ def claims(fig_dir: str | Path = "figures", write: bool = True, n_boot: int = 10
     writes `claims.json` and `claims.md` there. A claim that cannot be computed is untested, with the reason."""
     d, out = project_path(fig_dir), {}
     for k, fn in (("hqs_beats_random", claim_hqs), ("sdd_above_tradeoff", claim_tradeoff), ("sdd_100x_faster", claim_speed),
-                  ("sdd_beats_styleclip_side_view", claim_figure7),
-                  *((f"sdd_beats_styleclip_{dm}", lambda d, n, s, dm=dm: claim_table2(d, n, s, dm)) for dm in ("faces", "cats", "cars"))):
+                  ("sdd_beats_styleclip_side_view", lambda d, n, s: sdd_vs_styleclip(d, n, s, "figure7")),
+                  *((f"sdd_beats_styleclip_{dm}", lambda d, n, s, dm=dm: sdd_vs_styleclip(d, n, s, "table2", dm, ("directional_clip", "edit_success"))) for dm in ("faces", "cats", "cars"))):
         try: out[k] = fn(d, n_boot, seeds)
         except (ValueError, KeyError, IndexError) as e: out[k] = {"holds": None, "evidence": f"could not be computed: {type(e).__name__}: {e}"}
         out[k]["verdict"] = _word(out[k])
@@ -458,7 +466,7 @@ def _per_prompt(d: Path, faces) -> str:
     for s in faces.strategy.unique():
         L.append(f"| {s} | " + " | ".join(f"{c[s]['edit_success']} | {c[s]['directional_clip']}" if s in c else f"{no_run(p, s)} | "
                                            for p, c in cells.items()) + " |")
-    return "\n".join(L + ["", _provenance(d, "`ablation_faces.csv`")]) + "\n"
+    return "\n".join(L + ["", _provenance(d, "`ablation_faces.csv`", faces)]) + "\n"
 
 def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
     """Write `table1.md` (compare), `table3.md` and `table3_prompts.md` (ablation, pooled and per prompt), `table2.md` (three domains) in `fig_dir` from
@@ -469,7 +477,8 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
         per_seed = r.groupby(["method", "seed"], sort=False).agg(fid=("fid", "mean"), dclip=("directional_clip", "mean"), edit=("edit_seconds", "sum"),
                                                               train=("train_seconds", "sum"), ips=("images_per_second", "mean"))
         g = per_seed.groupby(level=0, sort=False).mean()
-        cells = _cells(face_results(d, "compare", seeds), r, "method", ["directional_clip", "edit_success", "preserved", "psnr_outside_mask"],
+        f1 = face_results(d, "compare", seeds)
+        cells = _cells(f1, r, "method", ["directional_clip", "edit_success", "preserved", "psnr_outside_mask"],
                        {"directional_clip": F3, "edit_success": PCT, "preserved": PCT, "psnr_outside_mask": DB}, seed_free=SEED_FREE)
         n = r.groupby(["seed", "method"]).n_images.sum().iloc[0]                 # edits per method and seed
         t2 = paper["table2_styleclip_vs_sdd"]["face"]["styleclip"]        # the paper's StyleCLIP row is Table 2's face row
@@ -481,7 +490,7 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
             pp, c = paper_rows.get(m, {}), cells.get(m, {})
             L.append(f"| {ROW_NAMES.get(m, m)} | {_p(pp, 'fid', 3)} | {row.fid:.3f} | {_p(pp, 'directional_clip', 4)} | {c.get('directional_clip', f'{row.dclip:.3f}')} | {pp.get('total_seconds', '')} | "
                      f"{row.edit + row.train:.0f}{f' ({row.train:.0f} HQS search + training)' if row.train else ''} | {c.get('edit_success', '')} | {c.get('preserved', '')} | {c.get('psnr_outside_mask', '')} |")
-        out["table1"] = "\n".join(L + ["", _provenance(d, "`compare_runs.csv`, `compare_faces.csv`")]) + "\n"
+        out["table1"] = "\n".join(L + ["", _provenance(d, "`compare_runs.csv`, `compare_faces.csv`", f1 if f1 is not None else r)]) + "\n"
         save_text(out["table1"], d / "table1.md")                             # each table as soon as it is made
     a = _runs(d, "ablation", seeds)
     if a is not None:
@@ -501,7 +510,7 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
         lacks = lambda s, cells_: ", ".join(f"{p} (seed {x}: {why.get((s, x, p), 'no results')})" for x, p in cells_)
         notes = [f"*{s}* could not train for {lacks(s, cells_)}: no average over the other runs (it would weigh the prompts "
                  "unevenly); its runs are in `ablation_runs.csv` and, per prompt, in `table3_prompts.md`." for s, cells_ in gaps.items()]
-        out["table3"] = "\n".join(L + [""] + notes + ([""] if notes else []) + [_provenance(d, "`ablation_runs.csv`, `ablation_faces.csv`")]) + "\n"
+        out["table3"] = "\n".join(L + [""] + notes + ([""] if notes else []) + [_provenance(d, "`ablation_runs.csv`, `ablation_faces.csv`", faces if faces is not None else a)]) + "\n"
         save_text(out["table3"], d / "table3.md")
         if faces is not None: out["table3_prompts"] = _per_prompt(d, faces); save_text(out["table3_prompts"], d / "table3_prompts.md")
     f2 = face_results(d, "table2", seeds)
@@ -519,7 +528,7 @@ def tables(fig_dir: str | Path = "figures", seeds=None) -> dict:
         out["table2"] = "\n".join(L + ["", "The paper's StyleCLIP row is StyleCLIP; ours is the StyleCLIP-style mapper (a latent mapper under a "
                                          "directional CLIP loss). FD and directional CLIP are each domain's tiny-clip's (faces: `tiny-clip`; "
                                          "cats and cars: `cats-cars/tiny-clip`): compare orderings, not values.", "",
-                                    _provenance(d, "`table2_runs.csv`, `table2_faces.csv`")]) + "\n"
+                                    _provenance(d, "`table2_runs.csv`, `table2_faces.csv`", f2)]) + "\n"
         save_text(out["table2"], d / "table2.md")
     return out
 
@@ -577,7 +586,7 @@ def main(argv=None):
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(EXPERIMENTS)}")
     ap.add_argument("--out", default=None, help="folder for the executed notebooks (default _runs/reproduce[-quick])")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--rerun", action="store_true", help="run every notebook again, even one that finished with the same parameters")
+    ap.add_argument("--rerun", action="store_true", help="run every notebook again, even one that finished with the same parameters and weights")
     ap.add_argument("--add-seeds", type=int, nargs="+", default=None, metavar="SEED",
                     help="add training seeds to the results already in figures/ (seeds.json): their trained experiments run, the baselines are reused")
     a = ap.parse_args(argv)

@@ -249,7 +249,7 @@ def render(specs: FaceSpec | Sequence[FaceSpec], size: int = 64, ss: int = 2, ma
 # %% ../nbs/01_toyfaces.ipynb #c384229a
 @dataclasses.dataclass
 class ToyFace:
-    "One rendered face: spec, image (3xHxW float in [-1, 1]), masks (attribute -> HxW bool tensor), caption."
+    "One rendered face (or cat, or car: `sdd_nb.domains.ToyItem`): spec, image (3xHxW float in [-1, 1]), masks (attribute -> HxW bool tensor), caption."
     spec: FaceSpec
     image: torch.Tensor
     masks: dict

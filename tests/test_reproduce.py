@@ -87,3 +87,20 @@ def test_ctrl_c_keeps_what_finished_and_names_the_rest(tmp_path, monkeypatch):
     assert all(not res[k]["ok"] and "interrupted" in res[k]["error"] for k in ("tradeoff", "ablation"))
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert set(s["results"]) == {"hqs", "tradeoff", "ablation"} and "--only hqs,tradeoff,ablation" in s["command"]
+
+
+def test_a_job_finished_with_other_weights_runs_again(tmp_path, monkeypatch):
+    import sdd_nb.reproduce as rp
+    calls = []
+    monkeypatch.setattr(rp, "_run_notebook", lambda name, *a: calls.append(name) or {"ok": True, "seconds": 1.0, "error": None})
+    rp.reproduce(tmp_path / "o", quick=True, only="hqs", progress=False)
+    rec = json.loads((tmp_path / "o" / "summary.json").read_text())["results"]["hqs"]
+    assert set(rec["weights"]) == {"tiny-sd", "tiny-clip", "judge", "scorer"} and rec["machine"]      # the faces' models, hashed
+    monkeypatch.setattr(rp, "finished", lambda *a, **k: 1.0)             # its notebook finished with these parameters
+    rp.reproduce(tmp_path / "o", quick=True, only="hqs", progress=False)
+    assert calls == ["hqs"]                                               # the same weights: reused
+    real = rp.experiment_weights
+    monkeypatch.setattr(rp, "experiment_weights", lambda name: real(name) | {"tiny-sd": "0" * 16})   # tiny-sd retrained since
+    rp.reproduce(tmp_path / "o", quick=True, only="hqs", progress=False)
+    assert calls == ["hqs", "hqs"]
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["results"]["hqs"]["weights"]["tiny-sd"] == "0" * 16

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from sdd_nb.distill import DistillConfig, train, edit, evaluate_run
+from sdd_nb.distill import DistillConfig, train, edit, evaluate_run, weights_digest
 from sdd_nb.guidance import Supervisor
 from sdd_nb.manipulators import build_manipulator, VAEGenerator
 from sdd_nb.models import load_judge
@@ -65,6 +65,36 @@ def test_resume_refuses_a_folder_that_is_not_a_run(sup, tmp_path):
     with pytest.raises(FileExistsError, match="not a run folder"):
         train(DistillConfig(**SMALL), run, resume=True, supervisor=sup, progress=False)
     assert snapshot(run) == before
+
+
+def test_resume_refuses_a_run_trained_with_other_weights(sup, judge, finished, tmp_path):
+    run = copy_run(finished, tmp_path / "run")
+    cfg = DistillConfig(**SMALL, manipulator="image")
+    rec = json.loads((run / "weights.json").read_text())
+    assert set(rec) == {"model", "judge"} and rec == weights_digest(cfg)      # what it learned from: tiny-sd and the judge
+    (run / "weights.json").write_text(json.dumps(rec | {"model": "0" * 16}))   # as if tiny-sd had been retrained since
+    before = snapshot(run)
+    with pytest.raises(ValueError, match="trained with other weights"):
+        train(cfg, run, resume=True, supervisor=sup, progress=False)
+    assert snapshot(run) == before
+    # a run written before runs recorded their weights cannot be checked: it resumes, and is not stamped with today's
+    (run / "weights.json").unlink()
+    train(cfg.replace(steps=6), run, resume=True, supervisor=sup, judge=judge, progress=False)
+    assert (run / "finished-step_00004").exists() and not (run / "weights.json").exists()
+
+
+def test_weights_digest_follows_the_bytes_of_the_weights(tmp_path):
+    import shutil
+    from sdd_nb.models import embedded_path
+    copy = shutil.copytree(embedded_path("tiny-sd"), tmp_path / "tiny-sd")
+    cfg = DistillConfig(**SMALL)
+    same = weights_digest(cfg.replace(model=str(copy)))
+    assert same["model"] == weights_digest(cfg)["model"]                       # the same files, wherever they are
+    (copy / "scheduler" / "scheduler_config.json").write_text("{}")            # not a weight file: no change
+    (copy / "v1-5-pruned.ckpt").write_bytes(b"not a pipeline component")       # a download's extra checkpoint: no change
+    assert weights_digest(cfg.replace(model=str(copy)))["model"] == same["model"]
+    f = next((copy / "unet").glob("*.safetensors")); b = bytearray(f.read_bytes()); b[-1] ^= 1; f.write_bytes(bytes(b))
+    assert weights_digest(cfg.replace(model=str(copy)))["model"] != same["model"]
 
 
 def test_resume_of_a_finished_run_whose_checkpoints_are_gone(sup, finished, tmp_path):
