@@ -400,6 +400,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sdd_nb.reproduce._per_prompt': ('reproduce.html#_per_prompt', 'sdd_nb/reproduce.py'),
                                   'sdd_nb.reproduce._provenance': ('reproduce.html#_provenance', 'sdd_nb/reproduce.py'),
                                   'sdd_nb.reproduce._report': ('reproduce.html#_report', 'sdd_nb/reproduce.py'),
+                                  'sdd_nb.reproduce._reusable': ('reproduce.html#_reusable', 'sdd_nb/reproduce.py'),
                                   'sdd_nb.reproduce._run_notebook': ('reproduce.html#_run_notebook', 'sdd_nb/reproduce.py'),
                                   'sdd_nb.reproduce._runs': ('reproduce.html#_runs', 'sdd_nb/reproduce.py'),
                                   'sdd_nb.reproduce._save_summary': ('reproduce.html#_save_summary', 'sdd_nb/reproduce.py'),

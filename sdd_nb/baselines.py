@@ -99,9 +99,10 @@ def train_styleclip(cfg: DistillConfig, out_dir, clip: str | None = None, clip_p
     default: the toy domain's embedded tiny-clip (`DOMAIN_MODELS`; the faces' 'tiny-clip' for other data)."""
     from sdd_nb.models import load_clip, DOMAIN_MODELS
     from sdd_nb.distill import toy_domain
+    from sdd_nb.domains import domain
     dom = toy_domain(cfg.replace().resolve())                   # a cat or car prompt picks its domain
     model, _, tok = load_clip(clip or DOMAIN_MODELS[dom.name if dom is not None else "faces"]["clip"], clip_pretrained, get_device(cfg.device))
-    loss = DirectionalCLIPLoss(model, tok, source_text or cfg.source_prompt or (dom or toy_domain(cfg.replace(data="toyfaces"))).CAPTION_PREFIX,
+    loss = DirectionalCLIPLoss(model, tok, source_text or cfg.source_prompt or (dom or domain("faces")).CAPTION_PREFIX,
                                cfg.prompt, convention)
     return train(cfg.replace(guidance="clip"), out_dir, guidance_fn=loss, **train_kwargs)
 

@@ -101,6 +101,13 @@ def finished(executed: Path, params: dict, outputs=(), name: str | None = None) 
     same = norm(pm.get("parameters") or {}) == norm(params)
     return round(float(pm["duration"]), 1) if done and same and not pm.get("exception") and pm.get("duration") else None
 
+def _reusable(executed: Path, params: dict, name: str, recorded: dict, weights: dict) -> tuple[float | None, str]:
+    """(seconds, '') for a job to skip: its notebook `finished` with these parameters, and the models' `weights` are those
+    the job `recorded` (a job recorded before jobs recorded weights: kept); else (None, why it runs)."""
+    done = finished(executed, params, [project_path(params["out_dir"]) / OUTPUTS[name]], name)
+    if done is not None and recorded.get("weights", weights) != weights: return None, "finished earlier, but its models' weights have changed since: "
+    return done, ""
+
 def _run_notebook(name: str, params: dict, executed: Path, progress: bool) -> dict:
     "Run `nbs/<name>.ipynb` with papermill into `executed`: {'ok', 'seconds', 'error'} (an error is reported, not raised)."
     import papermill as pm
@@ -131,21 +138,20 @@ def reproduce(out: str | Path | None = None, quick: bool = False, only=None, dev
     out.mkdir(parents=True, exist_ok=True)
     results, jobs = {}, [j for j in _jobs(names, seeds) if not add or j[0] in SEEDED]
     if set(names) & set(SEEDED) and not add: save_json({"seeds": list(seeds)}, fig_dir / "seeds.json")   # which seed folders are this run's
-    interrupted, prior = False, _earlier(out, fig_dir, quick).get("results", {})                  # what earlier calls recorded of each job
+    prior = _earlier(out, fig_dir, quick).get("results", {})                                      # what earlier calls recorded of each job
+    weights = {n: experiment_weights(n) for n in names}                                            # each experiment's models, hashed once
+    interrupted = False
     try:
         for i, (name, seed, key) in enumerate(jobs, 1):                                            # 2. run, seed by seed
-            params, weights = experiment_parameters(name, quick, out, device, seed, seed == seeds[0] and not add), experiment_weights(name)
-            done = None if rerun else finished(out / f"{key}.ipynb", params, [project_path(params["out_dir"]) / OUTPUTS[name]], name)
-            if done is not None and prior.get(key, {}).get("weights", weights) != weights:          # (a job recorded before weights were: kept)
-                done = None
-                if progress: print(f"[{i}/{len(jobs)}] {key}: finished earlier, but its models' weights have changed since: running it again", flush=True)
+            params = experiment_parameters(name, quick, out, device, seed, seed == seeds[0] and not add)
+            done, why = (None, "") if rerun else _reusable(out / f"{key}.ipynb", params, name, prior.get(key, {}), weights[name])
             if done is not None:
                 results[key] = {"ok": True, "seconds": done, "error": None, "reused": True,
                                 **{k: prior[key][k] for k in ("machine", "weights") if k in prior.get(key, {})}}
                 if progress: print(f"[{i}/{len(jobs)}] {key}: finished earlier with these parameters ({done:.0f} s); skipped (--rerun runs it)", flush=True)
                 continue
-            if progress: print(f"[{i}/{len(jobs)}] {key}: {json.dumps(params)}", flush=True)
-            results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress) | {"reused": False, "machine": _machine_name(device), "weights": weights}
+            if progress: print(f"[{i}/{len(jobs)}] {key}: {why}{json.dumps(params)}", flush=True)
+            results[key] = _run_notebook(name, params, out / f"{key}.ipynb", progress) | {"reused": False, "machine": _machine_name(device), "weights": weights[name]}
             if progress: print(f"    {'done' if results[key]['ok'] else 'FAILED'} in {results[key]['seconds']:.0f} s", flush=True)
     except KeyboardInterrupt:                   # Ctrl-C: what finished is kept and read back; the rest is named, to run again
         interrupted = True
