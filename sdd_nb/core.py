@@ -14,9 +14,9 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['get_device', 'machine_name', 'seed_everything', 'check_images', 'rgb_image', 'to_tensor', 'to_uint8', 'to_pil',
-           'resize_images', 'load_image', 'save_image', 'psnr', 'time_calls', 'progress_bar', 'atomic_write',
-           'save_json', 'save_text', 'save_csv', 'save_figure', 'make_run_dir', 'load_torch', 'image_grid', 'save_grid',
-           'Config', 'project_root', 'project_path']
+           'resize_images', 'load_image', 'save_image', 'psnr', 'time_calls', 'assert_close_scaled', 'progress_bar',
+           'atomic_write', 'save_json', 'save_text', 'save_csv', 'save_figure', 'make_run_dir', 'load_torch',
+           'image_grid', 'save_grid', 'Config', 'project_root', 'project_path']
 
 # %% ../nbs/00_core.ipynb #249c06bd
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -163,6 +163,17 @@ def time_calls(fn, repeats: int = 3, device: str | torch.device = "cpu", warmup:
     for _ in range(repeats):
         t0 = time.perf_counter(); fn(); sync(); times.append(time.perf_counter() - t0)
     return times
+
+def assert_close_scaled(actual, expected, rel: float = 1e-5, scale: float | None = None):
+    """Check that two float computations of the same thing agree up to rounding: max |actual - expected| <= `rel` x max |expected|
+    (`torch.testing.assert_close` with that absolute tolerance; shapes must match). The tolerance follows the size of the numbers,
+    not a fixed eps: the rounding of a sum depends on how it is split (thread count, SIMD kernels, batching), and an absolute
+    eps that passes on one machine fails on another. `scale`: the size of the numbers the computation rounds, where a difference
+    of large terms cancels to a small result (default: max |expected|)."""
+    actual, expected = torch.as_tensor(actual).detach().cpu(), torch.as_tensor(expected).detach().cpu()
+    if scale is None: scale = expected.abs().max().item() if expected.numel() else 0.0
+    torch.testing.assert_close(actual, expected, rtol=0.0, atol=rel * scale, check_dtype=False,
+                               msg=lambda m: f"{m}\n(tolerance {rel:g} x max |expected| = {rel * scale:.3g})")
 
 # %% ../nbs/00_core.ipynb #b7e2a002
 def progress_bar(iterable=None, **kwargs):

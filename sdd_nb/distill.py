@@ -128,7 +128,10 @@ class DistillConfig(Config):
         if not math.isfinite(self.w_guidance) or not math.isfinite(self.guidance_scale):
             raise ValueError(f"w_guidance and guidance_scale must be finite; got {self.w_guidance}, {self.guidance_scale}")
         if self.topk is not None and self.topk < 1: raise ValueError(f"topk must be None or >= 1; got {self.topk}")
-        name, _ = parse_selection(self.selection)
+        name, xi = parse_selection(self.selection)
+        if name == "threshold" and xi >= 1:
+            raise ValueError(f"selection={self.selection!r} keeps no timestep: HQS is normalised over hqs_grid and is at most 1. "
+                             f"Choose xi < 1 (e.g. 'threshold:0.5'), or 'largest'")
         grid = self.hqs_grid
         if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in grid) or len(set(grid)) != len(grid):
             raise ValueError(f"hqs_grid must be distinct non-negative integer timesteps; got {grid}")
@@ -505,38 +508,47 @@ def _identity_loss(cfg: DistillConfig, judge, identity_fn: Callable | None, devi
     judge = judge.to(device).eval().requires_grad_(False)
     return lambda y, x: (judge(y)["identity"] - judge(x)["identity"]).abs().mean()
 
-def _select(cfg: DistillConfig, sup: Supervisor, run: Path, gen, codes, truth_ok: bool, guidance_fn, rank: int, world: int,
-            progress: bool) -> tuple[Selection, float]:
-    """Stage 2: the timesteps to distill and the seconds their search took. Rank 0 searches them with HQS on `hqs_images`
-    validation images and writes hqs.csv and selection.json; the other ranks, and a resumed run, read selection.json."""
+def _select(cfg: DistillConfig, sup: Supervisor, run: Path, mode: str, gen, codes, truth_ok: bool, guidance_fn, rank: int, world: int,
+            progress: bool) -> dict:
+    """Stage 2: the timesteps to distill, found before the run folder is touched, so that a selection that cannot be made (a
+    threshold above every HQS of the prompt) stops with nothing created. Rank 0 searches them with HQS on `hqs_images`
+    validation images; a resumed run reads its selection.json. Returns {'selection', 'seconds' (of the search), 'record'
+    (selection.json's content, None when read from the run) and 'hqs' (the HQS table or None)}: `_record_selection` writes them."""
     sel_file, t_start, dom = run / "selection.json", time.perf_counter(), toy_domain(cfg)
-    if guidance_fn is not None:                                  # another teacher (the StyleCLIP-style baseline): no timesteps
-        if rank == 0 and not sel_file.exists(): save_json({"strategy": "none (guidance_fn)", "timesteps": [], "mean_hqs": None}, sel_file)
-        return Selection("none (guidance_fn)", [0]), 0.0
-    def search() -> bool:
-        if sel_file.exists(): return False
-        result = None
-        if parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"):
-            if codes is not None:
-                with torch.no_grad(): x_h = torch.cat([gen.decode(c[None].to(sup.device)).cpu() for c in codes[:cfg.hqs_images]])
-            elif truth_ok: tr = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed, domain_name=dom.name); x_h = tr["image"]
-            elif dom is not None: x_h = dom.dataset("val", cfg.hqs_images, cfg.image_size, cfg.seed).images()
-            else: x_h = _train_images(cfg.replace(train_images=cfg.hqs_images), progress)
-            specs = [dom.sample_spec(cfg.seed, int(i)) for i in tr["index"]] if cfg.prompts == "caption" else None
-            target, source = prompt_pairs(cfg, specs)               # HQS of the guidance the student will get
-            result = hqs(sup, target, x_h, cfg.hqs_grid, target=cfg.hqs_target, seed=cfg.seed, progress=progress,
-                         source_prompt=source if cfg.guidance == "dds" else None, label=cfg.prompt)
-            atomic_write(run / "hqs.csv", lambda p: result.table.to_csv(p, index=False, float_format="%.6g"))
-        selection = select_timesteps(cfg.selection, result, sup.num_train_timesteps)
-        save_json({"strategy": selection.strategy, "timesteps": selection.timesteps,
-                   "mean_hqs": selection.mean_hqs(result) if result is not None else None,
-                   "seconds": round(time.perf_counter() - t_start, 2)}, sel_file)
-        return True
-    searched = _on_rank0(rank, world, search)
-    sel = json.loads(sel_file.read_text())
-    if progress: print(f"selection {Selection(sel['strategy'], sel['timesteps'])}")
-    seconds = time.perf_counter() - t_start if searched else sel.get("seconds", 0.0)   # a resumed run keeps its search time
-    return Selection(sel["strategy"], sel["timesteps"]), seconds
+    if mode in ("restart", "resume", "extend") and sel_file.exists():   # the run's own selection (other ranks read it the same)
+        sel = json.loads(sel_file.read_text())
+        found = {"selection": Selection(sel["strategy"], sel["timesteps"] or [0]), "seconds": sel.get("seconds", 0.0), "record": None, "hqs": None}
+    elif guidance_fn is not None:                                # another teacher (the StyleCLIP-style baseline): no timesteps
+        found = {"selection": Selection("none (guidance_fn)", [0]), "seconds": 0.0, "hqs": None,
+                 "record": {"strategy": "none (guidance_fn)", "timesteps": [], "mean_hqs": None}}
+    else:
+        found = _on_rank0(rank, world, lambda: _search(cfg, sup, gen, codes, truth_ok, dom, t_start, progress))
+    if progress and guidance_fn is None: print(f"selection {found['selection']}")
+    return found
+
+def _search(cfg: DistillConfig, sup: Supervisor, gen, codes, truth_ok: bool, dom, t_start: float, progress: bool) -> dict:
+    "The HQS search of `_select` (rank 0): HQS of the guidance the student will get, then the selection strategy over it."
+    result = None
+    if parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"):
+        if codes is not None:
+            with torch.no_grad(): x_h = torch.cat([gen.decode(c[None].to(sup.device)).cpu() for c in codes[:cfg.hqs_images]])
+        elif truth_ok: tr = toy_truth(cfg.prompt, "val", cfg.hqs_images, cfg.image_size, cfg.seed, domain_name=dom.name); x_h = tr["image"]
+        elif dom is not None: x_h = dom.dataset("val", cfg.hqs_images, cfg.image_size, cfg.seed).images()
+        else: x_h = _train_images(cfg.replace(train_images=cfg.hqs_images), progress)
+        specs = [dom.sample_spec(cfg.seed, int(i)) for i in tr["index"]] if cfg.prompts == "caption" else None
+        target, source = prompt_pairs(cfg, specs)               # HQS of the guidance the student will get
+        result = hqs(sup, target, x_h, cfg.hqs_grid, target=cfg.hqs_target, seed=cfg.seed, progress=progress,
+                     source_prompt=source if cfg.guidance == "dds" else None, label=cfg.prompt)
+    selection = select_timesteps(cfg.selection, result, sup.num_train_timesteps)   # (an impossible threshold: its error, nothing written)
+    seconds = time.perf_counter() - t_start
+    return {"selection": selection, "seconds": seconds, "hqs": result.table if result is not None else None,
+            "record": {"strategy": selection.strategy, "timesteps": selection.timesteps,
+                       "mean_hqs": selection.mean_hqs(result) if result is not None else None, "seconds": round(seconds, 2)}}
+
+def _record_selection(run: Path, found: dict):
+    "Write what `_select` found into the (now prepared) run folder: hqs.csv and selection.json (a resumed run's stay as they are)."
+    if found["hqs"] is not None: atomic_write(run / "hqs.csv", lambda p: found["hqs"].to_csv(p, index=False, float_format="%.6g"))
+    if found["record"] is not None: save_json(found["record"], run / "selection.json")
 
 def _build_student(cfg: DistillConfig, gen, sup: Supervisor, device, world: int):
     "Stage 3: the manipulator (seeded: the same on every rank), in channels-last if asked, wrapped in DDP under torchrun."
@@ -650,8 +662,9 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
         identity_fn = _identity_loss(cfg, judge, identity_fn, device)
         gen = build_generator(cfg, sup, device) if cfg.manipulator == "latent" else None
         codes = _train_codes(cfg, gen.n_latent, gen.dim)[0] if gen is not None and gen.latent_kind == "wplus" else None
-        _on_rank0(rank, world, lambda: _prepare_run(run, cfg, mode, digest))
-        selection, hqs_seconds = _select(cfg, sup, run, gen, codes, truth_ok, guidance_fn, rank, world, progress)   # 2.
+        found = _select(cfg, sup, run, mode, gen, codes, truth_ok, guidance_fn, rank, world, progress)   # 2. (before the folder is made)
+        _on_rank0(rank, world, lambda: (_prepare_run(run, cfg, mode, digest), _record_selection(run, found)))
+        selection, hqs_seconds = found["selection"], found["seconds"]
         data = codes if codes is not None else _train_images(cfg, progress)
         manip, model = _build_student(cfg, gen, sup, device, world)                                                # 3.
         source_of = (lambda b: gen.decode(b)) if codes is not None else (lambda b: b)

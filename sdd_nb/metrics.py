@@ -17,8 +17,9 @@ from .models import clip_encode_images, load_clip, load_judge, DOMAIN_MODELS
 from .domains import domain, domain_of_prompt
 
 # %% auto #0
-__all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'toy_truth', 'ssim_map', 'scoring_judge', 'edit_metrics', 'TinyClipFeatures', 'fid',
-           'measure_edits', 'face_rows']
+__all__ = ['CLEAN_SIGMA', 'CLEAN_BLEND', 'CLEAN_RESIDUAL', 'INCEPTION_FILE', 'INCEPTION_URL', 'toy_truth', 'ssim_map',
+           'scoring_judge', 'blend_fit', 'clean_images', 'edit_metrics', 'TinyClipFeatures', 'fid', 'measure_edits',
+           'face_rows']
 
 # %% ../nbs/07_metrics.ipynb #6e664072
 def toy_truth(prompt: str, split: str = "test", n: int = 200, size: int = 64, seed: int = 0, exclude_target: bool = True,
@@ -70,13 +71,50 @@ def scoring_judge(judge=None, device="cpu", trained_with_it: bool = True, name: 
                       "Score with the scorer (the default).")
     return judge
 
+CLEAN_SIGMA = 1.0                 # px of a 64-px image: the low-pass under which the blend is read (the VAE's blur of thin lines is not a ghost)
+CLEAN_BLEND = (0.75, 1.25)        # the share of the true change a clean edit carries: a 70/30 cross-fade (0.7) is not clean
+CLEAN_RESIDUAL = {"faces": {"expression": 1.1, "hair_color": 0.16, "hair_style": 0.29, "glasses": 0.57, "beard": 0.28, "pose": 0.33}}
+# the residual off the source-truth line a clean edit may leave, per attribute: 1.25 x the largest 99.5th percentile that the
+# VAE round trip of the truth leaves (plain D(E(t)) and residual x + D(E(t)) - D(E(x)); tiny-sd, 200 validation faces per prompt;
+# tools/clean_calibration.py). Thin lines (expressions, glasses) are what the VAE draws least exactly: their allowance is widest.
+
+def _gauss_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    r = max(1, int(3 * sigma)); k = torch.exp(-torch.arange(-r, r + 1.0) ** 2 / (2 * sigma ** 2)); k = (k / k.sum()).to(x)
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, [r, r, 0, 0], mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, [0, 0, r, r], mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+def blend_fit(edited: torch.Tensor, source: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, sigma: float = CLEAN_SIGMA) -> dict:
+    """How much of the true change each edit carries, and what else it holds: inside the edit's mask (grown by the blur's
+    reach), low-passed by a Gaussian of `sigma` px (per 64 px), the least-squares `blend` a of edited - source = a (truth - source)
+    (1: the true edit; 0: the source; 0.7: a 70/30 cross-fade, the source's ghost at 30%) and the `residual`
+    |edited - source - a (truth - source)| / |truth - source| (a smear or a wrong colour: off the line between the two).
+    Per image tensors (N,)."""
+    s = sigma * edited.shape[-1] / 64
+    y, x, t = (_gauss_blur(v.float(), s) for v in (edited, source, truth))
+    m = _dilate(mask.to(torch.bool), int(round(2 * s)))[:, None].float()
+    d, e = (t - x) * m, (y - x) * m
+    dd = d.pow(2).flatten(1).sum(1).clamp_min(1e-8)
+    a = (e * d).flatten(1).sum(1) / dd
+    r = ((e - a[:, None, None, None] * d).pow(2).flatten(1).sum(1) / dd).sqrt()
+    return {"blend": a, "residual": r}
+
+def clean_images(fit: dict, domain_name: str, attribute: str) -> torch.Tensor | None:
+    """Which edits are clean images (bool (N,)): a blend within `CLEAN_BLEND` and a residual within the attribute's
+    `CLEAN_RESIDUAL`; None where the attribute has no calibrated allowance (the toy cats and cars, for now)."""
+    limit = CLEAN_RESIDUAL.get(domain_name, {}).get(attribute)
+    if limit is None: return None
+    return (fit["blend"] >= CLEAN_BLEND[0]) & (fit["blend"] <= CLEAN_BLEND[1]) & (fit["residual"] <= limit)
+
 @torch.no_grad()
 def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200, per_face: bool = False) -> dict:
     """Ground-truth scores of `edited` images of `truth`'s faces: edit success (the judge reads the target value),
     preservation (every other attribute read as before; also per attribute), identity distance (mean |judged identity
     of edited - of source|, in the judge's normalised units), PSNR and SSIM outside the edit's mask (SSIM: outside the mask
     grown by its 5-pixel window radius, so that windows do not straddle the edit) and PSNR to the true edit (PSNR of
-    identical images is capped at 100 dB). `per_face=True` adds `per_face`: each face's success, preservation and
+    identical images is capped at 100 dB), the median `blend` and `residual` of `blend_fit` and the clean success (the judge reads
+the target value AND the image is clean, `clean_images`: no cross-fade of source and truth, no smear; None where the
+attribute is not calibrated). `per_face=True` adds `per_face`: each face's success, preservation and
     PSNR / SSIM outside the mask, lists in face order (what a bootstrap over faces resamples)."""
     dev = next(judge.parameters()).device
     A, dom = judge.attributes, truth.get("domain", "faces")     # the judge's domain: its attributes and their values
@@ -91,9 +129,13 @@ def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200, per
     success = (p_edit[k] == A[k].index(v)).float()
     others = [a for a in names if a != k]
     same = torch.stack([p_edit[a] == truth["attributes"][:, names.index(a)] for a in others], 1).float()
+    fit = blend_fit(edited, truth["image"], truth["truth"], truth["mask"])
+    clean = clean_images(fit, dom, k)
     faces = {"edit_success": success, "preserved": same.all(1).float(),
              "psnr_outside_mask": psnr(edited, truth["image"], ~truth["mask"]),
-             "ssim_outside_mask": _masked_mean(ssim_map(edited, truth["image"]), ~_dilate(truth["mask"], 5))}
+             "ssim_outside_mask": _masked_mean(ssim_map(edited, truth["image"]), ~_dilate(truth["mask"], 5)),
+             "blend": fit["blend"], "residual": fit["residual"]}
+    if clean is not None: faces["clean_success"] = (success.bool() & clean).float()
     out = {"edit_success": success.mean().item(),
            "preservation": faces["preserved"].mean().item(),
            "preservation_per_attribute": {a: same[:, j].mean().item() for j, a in enumerate(others)},
@@ -101,6 +143,8 @@ def edit_metrics(edited: torch.Tensor, truth: dict, judge, batch: int = 200, per
            "psnr_outside_mask": faces["psnr_outside_mask"].mean().item(),
            "ssim_outside_mask": faces["ssim_outside_mask"].mean().item(),
            "psnr_to_truth": psnr(edited, truth["truth"]).mean().item(),
+           "blend": fit["blend"].median().item(), "residual": fit["residual"].median().item(),
+           "clean_success": faces["clean_success"].mean().item() if clean is not None else None,
            "n_images": len(edited)}
     if per_face: out["per_face"] = {k: v.float().cpu().tolist() for k, v in faces.items()}
     return out

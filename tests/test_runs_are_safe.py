@@ -168,6 +168,8 @@ def test_extending_twice_keeps_both_finished_results(sup, judge, finished, tmp_p
     (dict(w_l1=-1.0), "w_l1 must be >= 0"),
     (dict(precision="fp8"), "precision must be one of"),
     (dict(hqs_grid=(300, 1000)), "outside the scheduler's range"),   # known only once the model is loaded: still no folder
+    (dict(selection="threshold:5"), "HQS is normalised over hqs_grid and is at most 1"),   # issue 26: no xi >= 1 keeps a timestep
+    (dict(selection="threshold:0.99", hqs_images=3, hqs_grid=(300, 600, 900)), "no timestep has HQS above xi=0.99"),  # known after HQS
 ])
 def test_bad_settings_create_nothing_and_the_corrected_run_starts(sup, tmp_path, bad, match):
     out = tmp_path / "run"
