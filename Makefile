@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PIPQ := grep -v "is ignored: it is neither a file nor a directory" || true
+# PyTorch's CPU threads spin less before they sleep: on a busy machine (two jobs, CI beside other work) libgomp's default
+# spin made a training step 2 threads ~10x slower than idle, 10000 ~3x (bench/busy_cpu.py). `import sdd_nb` sets the same
+# where torch is not loaded yet; exported here for every kernel and process a target starts (JupyterLab's included).
+export GOMP_SPINCOUNT ?= 10000
 
 .PHONY: demo test install export clean-nbs readme bench bench-paper figures reproduce
 $(VENV)/.installed: pyproject.toml

@@ -35,11 +35,15 @@ fi
 step "4/6 README.md in step with nbs/index.ipynb"
 "$BIN/python" tools/readme.py --check || fail "README.md differs from nbs/index.ipynb: edit index.ipynb, then run make readme."
 
-step "5/6 nbdev-test over every notebook"
+# Steps 5 and 6 run two workers at a time, each with one thread (OMP_NUM_THREADS=1): two workers of two threads each on a
+# 2-core machine oversubscribe it, and PyTorch's OpenMP threads then wait on each other (see bench/busy_cpu.py). The
+# notebooks' checks in the other thread counts: tests/test_machine_states.py.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+step "5/6 nbdev-test over every notebook (2 workers, $OMP_NUM_THREADS thread(s) each)"
 "$BIN/nbdev-test" --n-workers 2 --timing || fail "nbdev-test failed on the notebooks listed above"
 
-step "6/6 pytest (the 15 slowest listed)"
-"$BIN/pytest" -q -ra --durations=15 tests
+step "6/6 pytest (2 workers, $OMP_NUM_THREADS thread(s) each; the 15 slowest listed)"
+"$BIN/pytest" -q -ra -n 2 --durations=15 tests
 rc=$?
 [ $rc -eq 5 ] && fail "pytest collected no tests"
 [ $rc -ne 0 ] && fail "pytest failed (exit $rc)"
