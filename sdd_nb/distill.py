@@ -19,16 +19,16 @@ from .core import (progress_bar, Config, _coerce, get_device, check_images, save
                          resize_images, to_tensor, time_calls)
 from .guidance import Supervisor, NonFiniteGuidanceError, check_prompt
 from .hqs import hqs, select_timesteps, parse_selection, Selection, DEFAULT_GRID
-from .manipulators import build_manipulator, VAEGenerator
+from .manipulators import build_manipulator, VAEGenerator, TinyAEGenerator
 from .metrics import toy_truth, edit_metrics, scoring_judge
 from .domains import domain, DOMAIN_NAMES
 from .models import DOMAIN_MODELS
 
 # %% auto #0
 __all__ = ['RUN_LEGACY', 'TOY_DATA', 'PRECISIONS', 'RESUME_FREE', 'CKPT_KEEP', 'LOSS_WEIGHTS', 'MIN_EDIT_SIZE', 'toy_domain',
-           'DistillConfig', 'config_diff', 'CorruptCheckpointError', 'build_generator', 'prompt_pairs', 'sdd_loss',
-           'default_run_dir', 'weights_digest', 'train', 'load_manipulator', 'edit', 'inference_speed', 'evaluate_run',
-           'trial']
+           'DistillConfig', 'config_diff', 'CorruptCheckpointError', 'build_generator', 'anneal_timesteps',
+           'prompt_pairs', 'sdd_loss', 'default_run_dir', 'weights_digest', 'train', 'load_manipulator', 'edit',
+           'inference_speed', 'evaluate_run', 'trial']
 
 # %% ../nbs/05_distill.ipynb #98b0646f
 RUN_LEGACY = {"guidance": "sds", "prompts": "edit", "decoding": "plain"}   # what runs written before these settings existed did
@@ -55,12 +55,23 @@ class DistillConfig(Config):
     generator: str = "vae"              # the latent mapper's generator: "vae" (the supervisor's) or a StyleGAN2 .pt (then data = e4e codes .pt)
     channels: int = 32                  # width of the manipulator
     selection: str = "largest"          # random | threshold:XI | largest | fixed:T | all
-    guidance: str = "dds"               # "dds" (Delta Denoising Score), "sds" (the paper's); "clip" = a `guidance_fn` replaces it (StyleCLIP-style)
+    guidance: str = "dds"               # "dds" (Delta Denoising Score), "sds" (the paper's), "ism" (interval score matching);
+                                        #   "clip" = a `guidance_fn` replaces it (StyleCLIP-style)
     prompts: str = "auto"               # "edit": `prompt` (DDS: against `source_prompt`) for every image; "caption": per toy face, its
                                         #   full caption as the source and the same caption with the edit as the target;
                                         #   "auto": "caption" for toy faces and a prompt the toy world knows, else "edit"
     decoding: str = "auto"              # a VAE latent mapper's output: "plain" decode(w') or "residual" x + decode(w') - decode(w);
                                         #   "auto": "residual" for a latent mapper over the supervisor's VAE, else "plain"
+    noise: str = "random"               # the noise of SDS / DDS: "random" (as published) or "ddim": a DDIM inversion's (SDI; DDS inverts
+                                        #   the source under the source prompt, SDS the edit under the prompt)
+    inversion_steps: int = 4            # UNet calls of one DDIM inversion (noise="ddim", guidance="ism")
+    ism_delta: int = 80                 # guidance="ism": the interval t - s (LucidDreamer's 80)
+    t_end: int | None = None            # None: every step draws from the selected timesteps; an int: each step's timesteps move
+                                        #   linearly from the selected ones (first step) to t_end (last step)
+    mapper: str = "conv"                # a VAE latent mapper's network: "conv" (residual blocks at the latent's resolution) or
+                                        #   "unet" (down to 1/4 and back: each position sees the whole latent; width `channels`)
+    decoder: str = "vae"                # a VAE latent mapper's autoencoder at inference (training always uses the VAE): "vae" (the
+                                        #   supervisor's) or an AutoencoderTiny for its latents (embedded "tiny-sd-taesd", a folder, a hub id)
     w_guidance: float = 1.0             # weight of the guidance term
     hqs_images: int = 8                 # images for the HQS search
     hqs_grid: tuple = DEFAULT_GRID      # timesteps searched
@@ -116,11 +127,12 @@ class DistillConfig(Config):
         for f in dataclasses.fields(self): setattr(self, f.name, _coerce(getattr(self, f.name), f.type, f"DistillConfig.{f.name}"))
         check_prompt(self.prompt, "prompt")
         self.resolve()                                              # "auto" made concrete: config.yaml records the choice
-        for k, ok in {"manipulator": ("image", "latent"), "guidance": ("sds", "dds", "clip"), "identity": ("judge", "arcface", "none"),
+        for k, ok in {"manipulator": ("image", "latent"), "guidance": ("sds", "dds", "ism", "clip"), "identity": ("judge", "arcface", "none"),
                       "hqs_target": ("paper", "code"), "precision": tuple(PRECISIONS), "prompts": ("edit", "caption"),
-                      "decoding": ("plain", "residual")}.items():
+                      "decoding": ("plain", "residual"), "noise": ("random", "ddim"), "mapper": ("conv", "unet")}.items():
             if getattr(self, k) not in ok: raise ValueError(f"{k} must be one of {list(ok)}; got {getattr(self, k)!r}")
-        for k in ("steps", "batch_size", "hqs_images", "train_images", "eval_images", "ckpt_every", "sample_every", "image_size", "channels"):
+        for k in ("steps", "batch_size", "hqs_images", "train_images", "eval_images", "ckpt_every", "sample_every", "image_size", "channels",
+                  "inversion_steps", "ism_delta"):
             if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1; got {getattr(self, k)}")
         for k in ("weight_decay", "w_latent", "w_code", "w_l1", "w_l2", "w_id", "max_bad_steps", "seed"):
             if not getattr(self, k) >= 0: raise ValueError(f"{k} must be >= 0; got {getattr(self, k)}")
@@ -128,6 +140,16 @@ class DistillConfig(Config):
         if not math.isfinite(self.w_guidance) or not math.isfinite(self.guidance_scale):
             raise ValueError(f"w_guidance and guidance_scale must be finite; got {self.w_guidance}, {self.guidance_scale}")
         if self.topk is not None and self.topk < 1: raise ValueError(f"topk must be None or >= 1; got {self.topk}")
+        if self.t_end is not None and self.t_end < 0: raise ValueError(f"t_end must be None (no schedule) or a timestep >= 0; got {self.t_end}")
+        if self.noise == "ddim" and self.guidance not in ("sds", "dds"):
+            raise ValueError(f"noise='ddim' replaces the random noise of guidance 'sds' or 'dds'; guidance={self.guidance!r} "
+                             + ("inverts by itself: keep noise='random'" if self.guidance == "ism" else "draws no noise: keep noise='random'"))
+        if self.decoder != "vae" and (self.manipulator != "latent" or self.generator != "vae"):
+            raise ValueError(f"decoder={self.decoder!r} replaces the supervisor's VAE of a latent mapper at inference (manipulator='latent', "
+                             "generator='vae'); keep decoder='vae' otherwise")
+        if self.mapper != "conv" and (self.manipulator != "latent" or self.generator != "vae"):
+            raise ValueError(f"mapper={self.mapper!r} is the network of a latent mapper over the supervisor's VAE (manipulator='latent', "
+                             "generator='vae'); keep mapper='conv' otherwise")
         name, xi = parse_selection(self.selection)
         if name == "threshold" and xi >= 1:
             raise ValueError(f"selection={self.selection!r} keeps no timestep: HQS is normalised over hqs_grid and is at most 1. "
@@ -175,7 +197,7 @@ class DistillConfig(Config):
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 # a run resumes (or is reused by another notebook) only with the same settings, except these
-RESUME_FREE = ("steps", "device", "eval_images", "ckpt_every", "sample_every", "max_bad_steps", "source_prompt")
+RESUME_FREE = ("steps", "device", "eval_images", "ckpt_every", "sample_every", "max_bad_steps", "source_prompt", "decoder")
 
 def config_diff(run: str | Path, cfg: DistillConfig) -> dict:
     """{setting: (the run's, cfg's)} for the settings where the run folder's config.yaml differs from `cfg`, outside
@@ -285,10 +307,16 @@ def build_generator(cfg: DistillConfig, sup: Supervisor | None, device):
 def _manipulator_config(cfg: DistillConfig, gen) -> dict:
     if cfg.manipulator == "image": return {"kind": "image", "channels": cfg.channels}
     if gen.latent_kind == "wplus": return {"kind": "latent", "n_levels": gen.n_latent, "dim": gen.dim}
-    return {"kind": "latent", "residual": cfg.decoding == "residual"}
+    return {"kind": "latent", "residual": cfg.decoding == "residual", **({"arch": cfg.mapper, "channels": cfg.channels} if cfg.mapper != "conv" else {})}
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+def anneal_timesteps(t: torch.Tensor, step: int, steps: int, t_end: int | None) -> torch.Tensor:
+    "The timesteps of training step `step` of `steps`: the selected `t` as drawn (t_end None), or moved linearly from them (step 0) to `t_end` (the last step)."
+    if t_end is None: return t
+    f = step / max(1, steps - 1)
+    return (t + (t_end - t) * f).round().long()
 
 # %% ../nbs/05_distill.ipynb #0b1ec7a2
 LOSS_WEIGHTS = {"guidance": "w_guidance", "latent_l2": "w_latent", "pixel_l1": "w_l1", "pixel_l2": "w_l2", "identity": "w_id",
@@ -311,7 +339,8 @@ def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervis
     """SDD's objective for edits `y` of sources `x` at timesteps `t` with `noise`: the named terms (scalar tensors), their
     weighted sum `loss` (weights: `LOSS_WEIGHTS`) and `grad_l1`, the mean |guidance gradient| (a statistic, not a term).
     - guidance: the teacher's gradient on the edit's latent z = E(y) (`Supervisor.latent_grad`: SDS, or with
-      `cfg.guidance='dds'` DDS against E(x) under `source_prompt`), entering as the surrogate mean(z * grad), a mean over
+      `cfg.guidance='dds'` DDS against E(x) under `source_prompt`; `cfg.noise='ddim'`: with the noise of a DDIM inversion in
+      place of `noise`; `cfg.guidance='ism'`: `Supervisor.interval_grad`), entering as the surrogate mean(z * grad), a mean over
       the batch and the latent's entries; or `guidance_fn(y, x)` for another teacher;
     - latent_l2: ||E(y) - E(x)||^2, the image manipulator's stand-in for the paper's ||w' - w||^2;
     - pixel_l1, pixel_l2: to the source; identity: `identity_fn(y, x)`;
@@ -326,7 +355,13 @@ def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervis
     if guidance_fn is not None: terms["guidance"] = guidance_fn(y, x)
     else:
         z = sup.encode_images(y)
-        grad = sup.latent_grad(z.detach(), prompt, t, noise, (source_latent(), source_prompt) if cfg.guidance == "dds" else None)
+        if cfg.guidance == "ism": grad = sup.interval_grad(z.detach(), prompt, t, cfg.ism_delta, cfg.inversion_steps)
+        else:
+            src = (source_latent(), source_prompt) if cfg.guidance == "dds" else None
+            if cfg.noise == "ddim":                               # SDI: the noise that leads back to the source (DDS) or the edit (SDS)
+                z_inv, p_inv = src or (z.detach(), prompt)
+                noise = sup.inverted_noise(z_inv, t, p_inv, cfg.inversion_steps)
+            grad = sup.latent_grad(z.detach(), prompt, t, noise, src)
         terms["guidance"] = (z.float() * grad.float()).sum() / z[0].numel() / len(y)
     if cfg.w_latent and cfg.manipulator == "image":
         z = sup.encode_images(y) if z is None else z
@@ -583,7 +618,7 @@ def _fit(cfg: DistillConfig, run: Path, sup: Supervisor, manip, model, data: tor
     for i in bar:
         g = _step_generator(cfg.seed, i)
         idx = torch.randint(len(data), (B,), generator=g)[mine]
-        t = selection.sample(B, g)[mine]
+        t = anneal_timesteps(selection.sample(B, g), i, cfg.steps, cfg.t_end)[mine]
         noise = sup.noise_like(B, g)[mine]
         batch = data[idx].to(device)
         target, source = (p if isinstance(p, str) else [p[j] for j in idx.tolist()] for p in prompts)
@@ -626,7 +661,7 @@ def _save_result(run: Path, cfg: DistillConfig, manip, info: dict, device, world
     sd = {k: v.detach().cpu().contiguous() for k, v in manip.state_dict().items()}
     atomic_write(run / "manipulator.safetensors", lambda p: save_file(sd, str(p)))
     save_json({"manipulator": manip.config, "prompt": cfg.prompt, "model": cfg.model, "image_size": cfg.image_size,
-               "generator": cfg.generator}, run / "manipulator.json")
+               "generator": cfg.generator, "decoder": cfg.decoder}, run / "manipulator.json")
     save_json({"train_seconds": round(info["train_seconds"], 1), "hqs_seconds": round(info["hqs_seconds"], 1), "bad_steps": info["bad_steps"],
                "steps": cfg.steps, "device": str(device), "world_size": world}, run / "train_info.json")
 
@@ -653,6 +688,7 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
         # 1. the frozen parts: supervisor, identity loss, generator (a missing or bad file stops here, before the folder exists)
         sup = supervisor or Supervisor.from_pretrained(cfg.model, device=device, dtype=PRECISIONS[cfg.precision], guidance_scale=cfg.guidance_scale, topk=cfg.topk)
         if guidance_fn is None and parse_selection(cfg.selection)[0] in ("largest", "threshold", "all"): sup.check_timesteps(list(cfg.hqs_grid))
+        if cfg.t_end is not None: sup.check_timesteps([cfg.t_end])             # (t_end beyond the schedule: named before the folder exists)
         truth_ok = toy_domain(cfg) is not None
         if truth_ok:
             try: toy_domain(cfg).parse_prompt(cfg.prompt)
@@ -681,8 +717,9 @@ def train(cfg: DistillConfig, out_dir: str | Path, resume: bool = False, overwri
 # %% ../nbs/05_distill.ipynb #778b52be
 MIN_EDIT_SIZE = 8                                              # the smallest image side `edit` takes
 
-def load_manipulator(run: str | Path, device="cpu"):
-    "The trained manipulator of a run folder, in eval mode on `device`."
+def load_manipulator(run: str | Path, device="cpu", decoder: str | None = None):
+    """The trained manipulator of a run folder, in eval mode on `device`. A VAE latent mapper runs with the run's `decoder`
+    (`DistillConfig.decoder`), or `decoder`: "vae" or an AutoencoderTiny for the supervisor's latents (`models.load_taesd`)."""
     device, run = get_device(device), Path(run)
     f = run / "manipulator.safetensors"
     if not f.exists():
@@ -690,9 +727,11 @@ def load_manipulator(run: str | Path, device="cpu"):
         raise FileNotFoundError(f"no trained manipulator in {run}: {f.name} is missing{hint}")
     meta = json.loads((run / "manipulator.json").read_text())
     gen = None
+    decoder = decoder or meta.get("decoder", "vae")
     if meta["manipulator"]["kind"] == "latent" and meta.get("generator", "vae") == "vae":
-        from sdd_nb.models import load_sd
-        gen = VAEGenerator(load_sd(meta["model"], device).vae)
+        from sdd_nb.models import load_sd, load_taesd
+        gen = VAEGenerator(load_sd(meta["model"], device).vae) if decoder == "vae" else TinyAEGenerator(load_taesd(decoder, device), meta["image_size"])
+    elif decoder != "vae": raise ValueError(f"decoder={decoder!r} is for a latent mapper over the supervisor's VAE; {run} holds a {meta['manipulator']['kind']} manipulator")
     elif meta["manipulator"]["kind"] == "latent":
         from sdd_nb.stylegan2 import StyleGANGenerator
         gen = StyleGANGenerator.from_checkpoint(os.path.expandvars(meta["generator"]), out_size=meta.get("image_size"), device=device)
@@ -746,22 +785,26 @@ def inference_speed(fn, images: torch.Tensor, batch: int = 50, repeats: int = 3)
         times = time_calls(lambda: [fn(images[i:i + batch]) for i in range(0, len(images), batch)], repeats, images.device, warmup=0)
     return len(images) / float(np.median(times))
 
-def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, split: str = "test", speed: bool = True) -> dict:
+def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, split: str = "test", speed: bool = True,
+                 decoder: str | None = None) -> dict:
     """Ground-truth metrics of a finished run on `eval_images` held-out faces of `split` ('test'; 'val' for choosing settings);
     writes metrics.json and before_after.png (metrics_val.json, before_after_val.png for 'val'); returns the metrics.
+    `decoder`: edit with another autoencoder than the run's (`load_manipulator`); its files get the decoder's name as a suffix
+    (metrics_val_tiny-sd-taesd.json), so the run's own are kept.
     `scorer`: the judge that reads the edits, by default the embedded `scorer`, which took no part in training (a judge of role
     'judge' is used with a warning when the run trained with the judge's identity term). `speed=False` skips timing inference."""
     if split not in ("test", "val"): raise ValueError(f"split must be 'test' or 'val'; got {split!r}")
-    sfx = "" if split == "test" else f"_{split}"
     run = Path(run); cfg = DistillConfig.from_run(run)
+    other = decoder is not None and decoder != json.loads((run / "manipulator.json").read_text()).get("decoder", "vae")
+    sfx = ("" if split == "test" else f"_{split}") + ("_" + re.sub(r"[^0-9A-Za-z.-]", "_", decoder) if other else "")
     if split != "test" and cfg.data not in TOY_DATA: raise ValueError(f"split={split!r} is the toy world's; {cfg.data} has its own held-out images")
     device = get_device(device)
-    m = load_manipulator(run, device)
+    m = load_manipulator(run, device, decoder)
     info = json.loads((run / "train_info.json").read_text()); sel = json.loads((run / "selection.json").read_text())
     metrics = {"prompt": cfg.prompt, "selected_timesteps": sel["timesteps"] if sel["strategy"] != "random" else f"random {sel['timesteps'][0]}..{sel['timesteps'][-1]}",
                "selection": sel["strategy"], "selected_mean_hqs": sel.get("mean_hqs"),
                "train_seconds": info["train_seconds"], "hqs_seconds": info["hqs_seconds"], "bad_steps": info["bad_steps"], "device": str(device),
-               "split": split}
+               "split": split, "decoder": decoder or cfg.decoder}
     keys = ("edit_success", "preservation", "identity_distance", "psnr_outside_mask", "psnr_to_truth")
     truth = None
     if (dom := toy_domain(cfg)) is not None:
@@ -792,13 +835,16 @@ def evaluate_run(run: str | Path, scorer=None, device="cpu", n_grid: int = 8, sp
     return metrics
 
 # %% ../nbs/05_distill.ipynb #7e070f46
-def trial(settings: dict, out_dir: str | Path, split: str = "val", judge=None, scorer=None, threads: int | None = 1) -> dict:
+def trial(settings: dict, out_dir: str | Path, split: str = "val", judge=None, scorer=None, threads: int | None = 1,
+          decoders: tuple = ()) -> dict | list:
     """One trial of a sweep: train the run of `settings` (a `DistillConfig` dict) in `out_dir`, or reuse it if it is there
     and finished, and measure it on `split` (metrics_val.json for 'val') with `scorer` (default: the embedded scorer);
-    returns the metrics. `judge`: the training judge of the identity term. `threads` torch threads."""
+    returns the metrics, or with `decoders` a list: the run's own, then the same manipulator with each other autoencoder
+    (`evaluate_run(decoder=...)`). `judge`: the training judge of the identity term. `threads` torch threads."""
     if threads: torch.set_num_threads(threads)
     run = train(DistillConfig.from_dict(settings), out_dir, resume=True, progress=False, judge=judge)
-    return evaluate_run(run, scorer, split=split, speed=False)
+    own = evaluate_run(run, scorer, split=split, speed=False)
+    return [own] + [evaluate_run(run, scorer, split=split, speed=False, decoder=d) for d in decoders] if decoders else own
 
 
 # %% ../nbs/05_distill.ipynb #d1c1471d

@@ -176,7 +176,10 @@ class Supervisor(FrozenDiffusion):
             z_src, source_prompt = source
             if z_src.shape != z.shape: raise ValueError(f"DDS needs a source latent per latent: got {tuple(z_src.shape)} for {tuple(z.shape)}")
             noise = self.predict_noise(self.add_noise(z_src.to(self.device).float(), t, noise), t, source_prompt)
-        g = WEIGHTINGS[self.weighting](self.alphas_cumprod[t]).view(-1, 1, 1, 1) * (eps - noise)
+        return self._finish(WEIGHTINGS[self.weighting](self.alphas_cumprod[t]).view(-1, 1, 1, 1) * (eps - noise), t, prompt)
+
+    def _finish(self, g: torch.Tensor, t: torch.Tensor, prompt) -> torch.Tensor:
+        "A gradient on latents, top-k clipped if asked, or `NonFiniteGuidanceError` naming the timesteps where it is not finite."
         if self.topk is not None:
             flat = g.flatten(1)
             keep = flat.abs().topk(self.topk, dim=1).indices
@@ -232,3 +235,57 @@ class Supervisor(FrozenDiffusion):
             (grad,) = torch.autograd.grad((z * g).sum(), x)
             out[ii, jj] = grad.float().cpu()
         return out
+
+# %% ../nbs/02_guidance.ipynb #a7d1e002
+from fastcore.basics import patch
+
+def _inversion_schedule(t: torch.Tensor, steps: int) -> list[torch.Tensor]:
+    "The timesteps of a `steps`-step inversion from 0 to `t` (one per row): `steps + 1` tensors, the first all 0, the last `t`."
+    if not (isinstance(steps, int) and steps >= 1): raise ValueError(f"steps must be an int >= 1; got {steps!r}")
+    return [torch.div(t * i, steps, rounding_mode="floor") for i in range(steps + 1)]
+
+@patch
+@torch.no_grad()
+def eps_cond(self: Supervisor, z_t: torch.Tensor, t: torch.Tensor, prompt) -> torch.Tensor:
+    "The teacher's noise prediction under `prompt` alone (no guidance; '' is the unconditional one), float32, in chunks."
+    n = len(z_t); t = self.check_timesteps(t, n)
+    emb = self.encode_prompt(prompt, n) if prompt != "" else self._embed("").expand(n, -1, -1)
+    return torch.cat([self.unet(z_t[j].to(self.dtype), t[j], emb[j]).sample.float()
+                      for j in (slice(i, i + 2 * self.chunk) for i in range(0, n, 2 * self.chunk))])
+
+@patch
+@torch.no_grad()
+def ddim_invert(self: Supervisor, z: torch.Tensor, t, prompt, steps: int = 4) -> torch.Tensor:
+    """DDIM run backwards: the noisy latents at timesteps `t` (one per row, or one) from which deterministic DDIM sampling
+    under `prompt` (no guidance) returns to the clean latents `z`, in `steps` steps."""
+    t = self.check_timesteps(t, len(z))
+    x, a = z.float(), torch.ones(len(z), 1, 1, 1, device=self.device)   # the clean latent: a = 1
+    ts = _inversion_schedule(t, steps)
+    for s, s_next in zip(ts[:-1], ts[1:]):
+        eps = self.eps_cond(x, s, prompt)
+        x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()                  # the clean latent DDIM sees from here
+        a = self.alphas_cumprod[s_next].view(-1, 1, 1, 1)
+        x = a.sqrt() * x0 + (1 - a).sqrt() * eps                    # and the point one step up the same trajectory
+    return x
+
+@patch
+def inverted_noise(self: Supervisor, z: torch.Tensor, t, prompt, steps: int = 4) -> torch.Tensor:
+    "SDI's noise: the `eps` with `add_noise(z, t, eps)` equal to `ddim_invert(z, t, prompt, steps)` (use it in place of random noise)."
+    t = self.check_timesteps(t, len(z)); a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
+    return (self.ddim_invert(z, t, prompt, steps) - a.sqrt() * z.float()) / (1 - a).sqrt()
+
+@patch
+@torch.no_grad()
+def interval_grad(self: Supervisor, z: torch.Tensor, prompt, t, delta: int = 80, steps: int = 4) -> torch.Tensor:
+    """Interval score matching's gradient on latents `z` at timesteps `t`: w(t) (eps_cfg(z_t, prompt, t) - eps_empty(z_s, s)),
+    z_s the DDIM inversion of `z` to s = t - `delta` under the empty prompt (`steps` steps), z_t one more inversion step from
+    z_s to t. Top-k clipped and checked like `latent_grad`."""
+    n = len(z); t = self.check_timesteps(t, n)
+    if not (isinstance(delta, int) and 0 < delta): raise ValueError(f"delta must be an int > 0; got {delta!r}")
+    s = (t - delta).clamp_min(0)
+    z_s = self.ddim_invert(z, s, "", steps)
+    ref = self.eps_cond(z_s, s, "")
+    a_s, a_t = self.alphas_cumprod[s].view(-1, 1, 1, 1), self.alphas_cumprod[t].view(-1, 1, 1, 1)
+    z_t = a_t.sqrt() * (z_s - (1 - a_s).sqrt() * ref) / a_s.sqrt() + (1 - a_t).sqrt() * ref   # one DDIM inversion step s -> t
+    eps = self.predict_noise(z_t, t, prompt)
+    return self._finish(WEIGHTINGS[self.weighting](a_t) * (eps - ref), t, prompt)

@@ -12,8 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['MANIPULATORS', 'ResBlock', 'ImageManipulator', 'Generator', 'VAEGenerator', 'PixelNorm', 'level_groups',
-           'LevelsMapper', 'ConvMapper', 'LatentMapper', 'build_manipulator']
+__all__ = ['SPATIAL_MAPPERS', 'MANIPULATORS', 'ResBlock', 'ImageManipulator', 'Generator', 'VAEGenerator', 'TinyAEGenerator',
+           'PixelNorm', 'level_groups', 'LevelsMapper', 'ConvMapper', 'UNetMapper', 'LatentMapper', 'build_manipulator']
 
 # %% ../nbs/04_manipulators.ipynb #ea09cb92
 def _gn(c: int) -> nn.GroupNorm: return nn.GroupNorm(min(8, c), c)
@@ -77,6 +77,18 @@ class VAEGenerator(nn.Module):
         c = self.vae.config; f = 2 ** (len(c.block_out_channels) - 1)
         return (c.latent_channels, c.sample_size // f, c.sample_size // f)
 
+# %% ../nbs/04_manipulators.ipynb #b4c0e005
+class TinyAEGenerator(nn.Module):
+    "A frozen diffusers `AutoencoderTiny` as a generator of images from a VAE's scaled spatial latents (a fast stand-in at inference)."
+    latent_kind = "spatial"
+    def __init__(self, ae, image_size: int):
+        super().__init__()
+        self.ae = ae.eval().requires_grad_(False)
+        f = 2 ** (len(ae.config.encoder_block_out_channels) - 1)
+        self.latent_shape = (int(ae.config.latent_channels), image_size // f, image_size // f)
+    def encode(self, images: torch.Tensor) -> torch.Tensor: return self.ae.encode(images).latents.float()
+    def decode(self, w: torch.Tensor) -> torch.Tensor: return self.ae.decode(w).sample.float().clamp(-1, 1)
+
 # %% ../nbs/04_manipulators.ipynb #8b1af14a
 class PixelNorm(nn.Module):
     def forward(self, x): return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-8)
@@ -119,23 +131,57 @@ class ConvMapper(nn.Module):
         nn.init.zeros_(self.net[-1].weight); nn.init.zeros_(self.net[-1].bias)
     def forward(self, w): return self.net(w)
 
+# %% ../nbs/04_manipulators.ipynb #b4c0e002
+class UNetMapper(nn.Module):
+    "A small U-Net for spatial latents (N, C, h, w), h and w divisible by 4: two stride-2 stages down and back, with skips."
+    def __init__(self, latent_channels: int = 4, channels: int = 32, blocks: int = 1):
+        super().__init__()
+        c = channels
+        self.inp = nn.Conv2d(latent_channels, c, 3, padding=1)
+        self.enc1 = nn.Sequential(*[ResBlock(c) for _ in range(blocks)])
+        self.down1 = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)
+        self.enc2 = nn.Sequential(*[ResBlock(2 * c) for _ in range(blocks)])
+        self.down2 = nn.Conv2d(2 * c, 4 * c, 3, stride=2, padding=1)
+        self.mid = nn.Sequential(*[ResBlock(4 * c) for _ in range(blocks + 1)])
+        self.up2 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4 * c, 2 * c, 3, padding=1))
+        self.dec2 = nn.Sequential(*[ResBlock(2 * c) for _ in range(blocks)])
+        self.up1 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(2 * c, c, 3, padding=1))
+        self.dec1 = nn.Sequential(*[ResBlock(c) for _ in range(blocks)])
+        self.out = nn.Sequential(_gn(c), nn.SiLU(), nn.Conv2d(c, latent_channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight); nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        if w.shape[-1] % 4 or w.shape[-2] % 4: raise ValueError(f"UNetMapper needs latent sides divisible by 4; got {tuple(w.shape[-2:])}")
+        h1 = self.enc1(self.inp(w))
+        h2 = self.enc2(F.silu(self.down1(h1)))
+        h = self.mid(F.silu(self.down2(h2)))
+        h = self.dec2(self.up2(h) + h2)
+        h = self.dec1(self.up1(h) + h1)
+        return self.out(h)
+
+SPATIAL_MAPPERS = {"conv": ConvMapper, "unet": UNetMapper}     # the `arch` of a LatentMapper over spatial latents
+
 # %% ../nbs/04_manipulators.ipynb #8ac741e2
 class LatentMapper(nn.Module):
     """Edits a generator's latent code: w' = w + strength * mapper(w); image = generator.decode(w'). With `residual=True`
     an image input gets only the change back: x + decode(w') - decode(w), so what the edit leaves alone keeps the source's
     own pixels instead of the decoder's reconstruction of them (one more decode per image)."""
-    def __init__(self, generator, strength: float = 0.1, mapper: nn.Module | None = None, residual: bool = False, **mapper_kwargs):
+    def __init__(self, generator, strength: float = 0.1, mapper: nn.Module | None = None, residual: bool = False, arch: str = "conv",
+                 **mapper_kwargs):
         super().__init__()
         if not isinstance(generator, Generator): raise TypeError("generator needs encode(images), decode(w) and latent_kind")
         # the frozen generator is not a submodule: parameters(), state_dict() and checkpoints hold the mapper only
         object.__setattr__(self, "generator", generator)
         self.strength, self.residual = strength, bool(residual)
         if mapper is None:
-            if generator.latent_kind == "spatial": mapper = ConvMapper(generator.latent_shape[0], **mapper_kwargs)
+            if generator.latent_kind == "spatial":
+                if arch not in SPATIAL_MAPPERS: raise ValueError(f"arch must be one of {list(SPATIAL_MAPPERS)}; got {arch!r}")
+                mapper = SPATIAL_MAPPERS[arch](generator.latent_shape[0], **mapper_kwargs)
             elif generator.latent_kind == "wplus": mapper = LevelsMapper(**mapper_kwargs)
             else: raise ValueError(f"unknown latent_kind {generator.latent_kind!r}")
         self.mapper = mapper
         self.config = {"kind": "latent", "strength": strength, "latent_kind": generator.latent_kind, **mapper_kwargs,
+                       **({"arch": arch} if arch != "conv" else {}),
                        **({"residual": True} if self.residual else {})}
         self._w = None
 

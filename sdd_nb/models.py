@@ -19,11 +19,11 @@ __all__ = ['EMBEDDED', 'DOMAIN_MODELS', 'WEIGHT_FILES', 'SD_SCHEDULER', 'TINY_CL
            'TINY_CLIP_PREPROCESS', 'models_dir', 'embedded_path', 'weights_sha256', 'write_clip_bpe', 'clip_tokenizer',
            'TinySDConfig', 'build_tiny_sd', 'sd_pipeline', 'n_params', 'dummy_sd_config', 'sd_v1_components',
            'register_tiny_clip', 'build_tiny_clip', 'Judge', 'identity_target', 'save_tiny_sd', 'save_tiny_clip',
-           'save_judge', 'load_sd', 'load_clip', 'load_judge', 'clip_encode_images', 'clip_encode_text',
+           'save_judge', 'load_sd', 'load_clip', 'load_taesd', 'load_judge', 'clip_encode_images', 'clip_encode_text',
            'clip_text_encoder']
 
 # %% ../nbs/01c_models.ipynb #c92ec46f
-EMBEDDED = ("tiny-sd", "tiny-clip", "judge", "scorer",            # the faces' models
+EMBEDDED = ("tiny-sd", "tiny-clip", "judge", "scorer", "tiny-sd-taesd",   # the faces' models (tiny-sd-taesd: a fast autoencoder for tiny-sd's latents)
             "cats-cars/tiny-sd", "cats-cars/tiny-clip", "cats-cars/judge-cats", "cats-cars/scorer-cats", "cats-cars/judge-cars", "cats-cars/scorer-cars")
 DOMAIN_MODELS = {   # each toy domain's embedded models: one tiny-sd and tiny-clip for cats and cars, a judge and a scorer each
     "faces": {"sd": "tiny-sd", "clip": "tiny-clip", "judge": "judge", "scorer": "scorer"},
@@ -325,6 +325,19 @@ def load_clip(model: str = "tiny-clip", pretrained: str | None = None, device: s
         raise
     m.eval()
     return m, preprocess, open_clip.get_tokenizer(model)
+
+def load_taesd(model: str | Path = "tiny-sd-taesd", device: str | torch.device = "cpu"):
+    """A diffusers `AutoencoderTiny` (TAESD's architecture) for a supervisor's latents, in eval mode: the embedded
+    `tiny-sd-taesd` (distilled from tiny-sd's VAE, `sdd_nb.pretrain.train_taesd`), a local folder or a hub id (SD v1.x:
+    madebyollin/taesd). Its latents are the VAE's scaled ones."""
+    device = get_device(device)
+    from diffusers import AutoencoderTiny
+    src, local = _resolve(model, "tiny autoencoder (AutoencoderTiny)", "madebyollin/taesd")
+    try: ae = AutoencoderTiny.from_pretrained(src, local_files_only=local or None)
+    except (OSError, ValueError) as e:
+        if local: raise OSError(f"{src} is not an AutoencoderTiny folder (config.json, diffusion_pytorch_model.safetensors): {e}") from e
+        raise _hub_error(model, "tiny autoencoder (AutoencoderTiny)", e) from e
+    return ae.to(device).eval().requires_grad_(False)
 
 def load_judge(path: str | Path = "judge", device: str | torch.device = "cpu") -> Judge:
     "The embedded `judge` or `scorer` (or one saved by `save_judge` at `path`), in eval mode; `.role` says which it is."

@@ -21,9 +21,9 @@ from .models import (TinySDConfig, build_tiny_sd, build_tiny_clip, register_tiny
 
 # %% auto #0
 __all__ = ['MODELS', 'TARGETS', 'FacePool', 'lr_lambda', 'fit', 'train_judge', 'caption_matches', 'train_clip', 'train_vae',
-           'train_tiny_sd', 'vae_psnr', 'judge_report', 'clip_zero_shot', 'sample_sd', 'frechet_distance',
-           'prompt_accuracy', 'PretrainConfig', 'judge_folder', 'train_all', 'EvalConfig', 'evaluate_all',
-           'write_model_cards', 'main']
+           'train_tiny_sd', 'train_taesd', 'taesd_report', 'vae_psnr', 'judge_report', 'clip_zero_shot', 'sample_sd',
+           'frechet_distance', 'prompt_accuracy', 'PretrainConfig', 'judge_folder', 'train_all', 'EvalConfig',
+           'evaluate_all', 'write_model_cards', 'main']
 
 # %% ../nbs/01d_pretrain.ipynb #13ed2bb2
 def _render_chunk(args):
@@ -249,6 +249,53 @@ def train_tiny_sd(pool: FacePool, vae, cfg: TinySDConfig | None = None, steps: i
     comps["unet"], comps["text_encoder"] = ema_u.eval(), ema_t.eval()
     return comps, info
 
+# %% ../nbs/01d_pretrain.ipynb #d1e0a002
+def train_taesd(pool: FacePool, vae, steps: int = 3000, batch: int = 32, lr: float = 1e-3, channels: int = 32, nudge: float = 0.1,
+                device="cpu", seed: int = 0, time_budget_s: float | None = None, progress: bool = True):
+    """Distil `vae` (tiny-sd's `AutoencoderKL`) into an `AutoencoderTiny` of three stages of `channels`: encoder to the scaled posterior
+    mean, decoder to the VAE's decoding of those latents, half of them nudged by `nudge` x N(0, 1). Returns (ae, info)."""
+    from diffusers import AutoencoderTiny
+    g = seed_everything(seed)
+    n_stages = len(vae.config.block_out_channels)                   # the VAE's downsampling: 2^(stages - 1)
+    ae = AutoencoderTiny(encoder_block_out_channels=(channels,) * n_stages, decoder_block_out_channels=(channels,) * n_stages,
+                         num_encoder_blocks=(1,) + (2,) * (n_stages - 1), num_decoder_blocks=(2,) * (n_stages - 1) + (1,),
+                         latent_channels=vae.config.latent_channels, scaling_factor=1.0).to(device)
+    vae = vae.to(device).eval().requires_grad_(False); sf = vae.config.scaling_factor
+    opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=0.0)
+    def step(i):
+        x = pool.images_at(torch.randint(len(pool), (batch,), generator=g), device)
+        with torch.no_grad():
+            w = vae.encode(x).latent_dist.mean * sf
+            w_in = w + nudge * torch.randn(w.shape, generator=g).to(device) * (torch.rand(batch, 1, 1, 1, generator=g) < 0.5).to(device)
+            target = vae.decode(w_in / sf).sample.clamp(-1, 1)
+        with _autocast(device):
+            enc = F.mse_loss(ae.encode(x).latents.float(), w)
+            out = ae.decode(w_in).sample.float()
+            dec = F.mse_loss(out, target) + 0.5 * F.l1_loss(out, target)
+        (enc + dec).backward()
+        return {"encoder_mse": enc.item(), "decoder_mse": F.mse_loss(out.detach(), target).item()}
+    info = fit(step, opt, steps, "taesd", time_budget_s, progress=progress)
+    return ae.eval(), info
+
+@torch.no_grad()
+def taesd_report(ae, vae, images: torch.Tensor, batch: int = 50) -> dict:
+    """How well `ae` (an `AutoencoderTiny`) stands in for `vae` on `images` (held-out, NCHW in [-1, 1]): PSNR (dB) of its decodings of the
+    VAE's latents against the VAE's own, of its round trip and of the VAE's against the images; the latent error of its encoder;
+    and both autoencoders' images per second for one encode and two decodes (a residual latent mapper's inference), on this machine."""
+    from sdd_nb.manipulators import VAEGenerator, TinyAEGenerator
+    from sdd_nb.core import time_calls
+    vg, tg = VAEGenerator(vae), TinyAEGenerator(ae, images.shape[-1])
+    dev = next(vae.parameters()).device; x = images.to(dev)
+    cat = lambda f: torch.cat([f(x[i:i + batch]) for i in range(0, len(x), batch)])
+    w = cat(vg.encode); d_vae = cat(lambda b: vg.decode(vg.encode(b)))
+    d_tiny = torch.cat([tg.decode(w[i:i + batch]) for i in range(0, len(w), batch)])
+    rt_tiny, w_tiny = cat(lambda b: tg.decode(tg.encode(b))), cat(tg.encode)
+    speed = lambda gen: batch / float(np.median(time_calls(lambda: (gen.decode(gen.encode(x[:batch])), gen.decode(gen.encode(x[:batch]))), 5, dev)))
+    return {"images": len(x), "decoder_psnr_vs_vae_db": round(psnr(d_tiny, d_vae).mean().item(), 2),
+            "round_trip_psnr_db": round(psnr(rt_tiny, x).mean().item(), 2), "vae_round_trip_psnr_db": round(psnr(d_vae, x).mean().item(), 2),
+            "encoder_latent_rmse": round((w_tiny - w).pow(2).mean().sqrt().item(), 4), "latent_std": round(w.std().item(), 4),
+            "images_per_second": {"taesd": round(speed(tg), 1), "vae": round(speed(vg), 1)}, "machine": machine_name(dev)}
+
 # %% ../nbs/01d_pretrain.ipynb #9adb3d96
 @torch.no_grad()
 def vae_psnr(vae, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
@@ -342,9 +389,12 @@ class PretrainConfig(Config):
     scorer_pool: int = 20_000   # faces the scorer trains on
     scorer_steps: int = 600
     scorer_batch: int = 64
+    taesd_steps: int = 3000     # the fast autoencoder for tiny-sd's latents (tiny-sd-taesd/)
+    taesd_batch: int = 32
+    taesd_channels: int = 32
     time_budget_s: float | None = None   # per model; None: run every step
 
-MODELS = ("judge", "scorer", "clip", "vae", "sd")
+MODELS = ("judge", "scorer", "clip", "vae", "sd", "taesd")
 
 def judge_folder(role: str, name: str, names) -> str:
     "Where a judge or scorer of domain `name` lives among models of `names`: `judge/` for one domain, `judge-<name>/` for several."
@@ -357,13 +407,13 @@ def _load_tiny_clip_file(d: Path):
 
 def train_all(out_dir: str | Path, cfg: PretrainConfig | None = None, models=MODELS, device="cpu",
               overwrite: bool = False, progress: bool = True, sd_config: TinySDConfig | None = None) -> dict:
-    """Train `models` (of 'judge', 'scorer', 'clip', 'vae', 'sd') into `out_dir` (judge/, scorer/, tiny-clip/, tiny-sd/; with several
+    """Train `models` (of 'judge', 'scorer', 'clip', 'vae', 'sd', 'taesd') into `out_dir` (judge/, scorer/, tiny-clip/, tiny-sd/, tiny-sd-taesd/; with several
     `cfg.domains`, judge-<domain>/ and scorer-<domain>/ for each); returns their training info."""
     cfg, out = cfg or PretrainConfig(), Path(out_dir)
     unknown = set(models) - set(MODELS)
     if unknown: raise ValueError(f"unknown models {sorted(unknown)}; choose from {list(MODELS)}")
     names = _domains(cfg.domains); many = len(names) > 1
-    dirs = {"clip": out / "tiny-clip", "vae": out / "tiny-sd", "sd": out / "tiny-sd"}
+    dirs = {"clip": out / "tiny-clip", "vae": out / "tiny-sd", "sd": out / "tiny-sd", "taesd": out / "tiny-sd-taesd"}
     dirs |= {(m, k): out / judge_folder(m, k, names) for m in ("judge", "scorer") for k in names}
     records = {m: p / ("training_vae.json" if m == "vae" else "training.json") for m, p in dirs.items()}
     for m, p in records.items():
@@ -371,7 +421,7 @@ def train_all(out_dir: str | Path, cfg: PretrainConfig | None = None, models=MOD
             raise FileExistsError(f"{dirs[m]} already holds a trained model; pass overwrite=True (--overwrite) or another out_dir")
     device = get_device(device)
     t0 = time.perf_counter()
-    shared = {"clip", "vae", "sd"} | (set() if many else {"judge"})      # what trains on the pool of every domain
+    shared = {"clip", "vae", "sd", "taesd"} | (set() if many else {"judge"})      # what trains on the pool of every domain
     pool = FacePool(cfg.pool, 64, "train", cfg.seed, progress=progress, domains=names) if set(models) & shared else None
     what = "faces" if names == ("faces",) else "items (" + ", ".join(names) + " in equal shares)"
     infos = {"pool": {"faces" if names == ("faces",) else "items": cfg.pool, "domains": list(names), "split": "train", "seed": cfg.seed, "seconds": round(time.perf_counter() - t0, 1)}}
@@ -418,6 +468,15 @@ def train_all(out_dir: str | Path, cfg: PretrainConfig | None = None, models=MOD
         comps = {k: (v.float().cpu() if isinstance(v, torch.nn.Module) else v) for k, v in comps.items()}
         save_tiny_sd(comps, dirs["sd"])
         record("sd", info, {"parameters": {k: n_params(comps[k]) for k in ("unet", "text_encoder", "vae")}, "batch": cfg.sd_batch})
+    if "taesd" in models:
+        if vae is None:
+            from diffusers import AutoencoderKL
+            if not (dirs["vae"] / "vae").exists(): raise FileNotFoundError(f"the fast autoencoder learns tiny-sd's VAE: train 'vae' too, or put one in {dirs['vae'] / 'vae'}")
+            vae = AutoencoderKL.from_pretrained(dirs["vae"] / "vae").to(device)
+        ae, info = train_taesd(pool, vae, cfg.taesd_steps, cfg.taesd_batch, channels=cfg.taesd_channels, **common)
+        ae.float().cpu().save_pretrained(dirs["taesd"], safe_serialization=True)
+        test = domain(names[0]).dataset("test", 500, 64, cfg.seed).images()
+        record("taesd", info, {"parameters": n_params(ae), "batch": cfg.taesd_batch, "quality": taesd_report(ae.to(device), vae.to(device), test)})
     infos["total_seconds"] = round(time.perf_counter() - t0, 1)
     save_json({"config": cfg.to_dict(), **{k: ({kk: vv for kk, vv in v.items() if kk != "history"} if isinstance(v, dict) else v) for k, v in infos.items()}},
               out / "training_summary.json")
@@ -586,6 +645,16 @@ def write_model_cards(models_dir: str | Path) -> Path:
         L += [f"- VAE reconstruction PSNR: {q['vae_psnr_db']:.2f} dB (target >= {TARGETS['vae_psnr_db']} dB: {_ok(q['vae_psnr_db'], TARGETS['vae_psnr_db'])})"]
     if "sd_prompt_accuracy" in q: L += _prompt_lines(q, q) + ["- samples: `tiny_sd_samples.png` (a row per prompt)"]
     if "sd_frechet_clip" in q: L += [_frechet_line(q["sd_frechet_clip"], "realism: ")]
+    if (t := rd(d / "tiny-sd-taesd" / "training.json")):
+        qq = t["quality"]
+        L += ["", "## tiny-sd-taesd (`tiny-sd-taesd/`)", "", "A diffusers `AutoencoderTiny` (TAESD's architecture: three stages of plain convolutions) "
+              "distilled from tiny-sd's VAE (`train_taesd`): the same scaled latents, a faster encode and decode for a latent mapper at "
+              "inference (`DistillConfig(decoder=\"tiny-sd-taesd\")`). Weights: `diffusion_pytorch_model.safetensors` (float32), `config.json`.", "",
+              f"- parameters: {t['parameters']:,}", _train_line(t, "training"),
+              f"- on {qq['images']} held-out test faces: its decodings of the VAE's latents {qq['decoder_psnr_vs_vae_db']:.2f} dB from the VAE's; "
+              f"round trip {qq['round_trip_psnr_db']:.2f} dB (the VAE's: {qq['vae_round_trip_psnr_db']:.2f} dB); encoder latent RMSE "
+              f"{qq['encoder_latent_rmse']:.3f} (latent std {qq['latent_std']:.3f})",
+              f"- one encode and two decodes: {qq['images_per_second']['taesd']} images/s against the VAE's {qq['images_per_second']['vae']} ({qq['machine']})"]
     L += ["", "Retraining: `papermill nbs/pretrain.ipynb _runs/pretrain.ipynb -f nbs/configs/pretrain_full.yaml` (same seeds), or "
           "`python -m sdd_nb.pretrain --out DIR --device cuda --eval` on a GPU.", ""]
     return atomic_write(d / "README.md", lambda p: Path(p).write_text("\n".join(L)))

@@ -17,8 +17,10 @@ def test_weights_are_safetensors_and_small():
     assert all(p.suffix == ".safetensors" for p in files), files
     size = lambda fs: sum(p.stat().st_size for p in fs) / 2**20
     new = [p for p in files if "cats-cars" in p.parts]                  # the toy cats' and cars' models: at most 40 MiB more
-    assert size(set(files) - set(new)) <= 30, f"the faces' embedded weights take {size(set(files) - set(new)):.1f} MiB (budget 30)"
+    fast = [p for p in files if "tiny-sd-taesd" in p.parts]             # tiny-sd's fast autoencoder (inference speed): at most 2 MiB more
+    assert size(set(files) - set(new) - set(fast)) <= 30, f"the faces' embedded weights take {size(set(files) - set(new) - set(fast)):.1f} MiB (budget 30)"
     assert size(new) <= 40, f"the cats' and cars' embedded weights take {size(new):.1f} MiB (budget 40)"
+    assert size(fast) <= 2, f"tiny-sd-taesd takes {size(fast):.1f} MiB (budget 2)"
 
 
 @pytest.mark.skipif(not HAVE["judge"], reason="judge not shipped yet")

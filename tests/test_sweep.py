@@ -25,6 +25,8 @@ def test_sweep_writes_table_summary_and_figures_and_reuses_trials(root, tmp_path
     assert md.count("| surprised |") == 1 and "paper / largest" in md and "prompts meeting the targets" in md
     assert len(t) == 4 and set(t.config) == {"paper", "clean"} and set(t.prompt) == {"surprised", "glasses"}
     assert t.edit_success.between(0, 1).all() and t.preservation.between(0, 1).all()
+    assert t.clean_success.between(0, 1).all() and (t.clean_success <= t.edit_success).all()   # clean: read as edited AND a clean image
+    assert "clean success [the scorer's edit success alone]" in md
     s = pd.read_csv(out / "sweep_summary.csv")
     assert set(s.config) == {"paper", "clean"} and (s.prompts == 2).all()
     meta = json.loads((out / "sweep_run.json").read_text())
@@ -48,3 +50,17 @@ def test_sweep_names_a_bad_setting_before_training(root, tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="split must be 'val'"):
         run(root, tmp_path, split="train")
     assert not (tmp_path / "runs").exists()
+
+
+def test_sweep_measures_the_trained_mappers_with_another_decoder(root, tmp_path):
+    "`decoders`: every trained latent mapper is measured again with another autoencoder of the supervisor's latents, as rows of its own."
+    from diffusers import AutoencoderTiny
+    AutoencoderTiny(encoder_block_out_channels=(8, 8, 8), decoder_block_out_channels=(8, 8, 8), num_encoder_blocks=(1, 1, 1),
+                    num_decoder_blocks=(1, 1, 1)).save_pretrained(tmp_path / "fast-ae")   # random weights: the code path
+    run(root, tmp_path, prompts=["glasses"], configs={"clean": {}}, decoders=[str(tmp_path / "fast-ae")])
+    t = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert sorted(t.config) == ["clean", "clean+fast-ae"]
+    run_dir = tmp_path / "runs" / "clean-largest" / "glasses-seed0"
+    assert (run_dir / "metrics_val.json").exists()                        # the run's own measurement is kept
+    m = json.loads(next(run_dir.glob("metrics_val_*fast-ae.json")).read_text())
+    assert m["decoder"] == str(tmp_path / "fast-ae") and json.loads((run_dir / "metrics_val.json").read_text())["decoder"] == "vae"
