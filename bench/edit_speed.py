@@ -5,7 +5,8 @@
 Each RUN is a run folder (e.g. the test sweep's `_runs/sweep_test/default-largest/smiling-seed0`). The manipulator edits
 `--n` test faces in batches of 50 (median of `--repeats` passes after a warm-up, `distill.inference_speed`); SDEdit
 (`baselines.SDEdit`, the run's supervisor, DDIM `--sdedit-steps` steps at strength 0.6, guidance 7.5) edits `--n-sdedit`
-of the same faces in one batch (one timed pass after a warm-up). The issue on clean edits asks for >= 20x SDEdit.
+of the same faces in one batch (one timed pass after a warm-up). `--decoders vae tiny-sd-taesd` times each latent mapper with
+its supervisor's VAE and with the fast autoencoder. The issue on clean edits asks for >= 20x SDEdit.
 Run it with nothing else on the machine: it measures wall time.
 """
 import argparse, time
@@ -23,6 +24,8 @@ def main(argv=None):
     ap.add_argument("--sdedit-steps", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--decoders", nargs="+", default=["vae"], help="autoencoders of a VAE latent mapper to time it with: vae (the run's "
+                    "supervisor's) and/or an AutoencoderTiny for its latents (the embedded tiny-sd-taesd, a folder, a hub id)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "edit_speed_cpu.json"))
     a = ap.parse_args(argv)
     for r in a.runs:                                                  # every input checked before anything is loaded
@@ -39,10 +42,12 @@ def main(argv=None):
     x = ToyFaces("test", a.n, cfgs[0].image_size).images().to(device)
     rows = []
     for r, cfg in zip(a.runs, cfgs):
-        m = load_manipulator(r, device)
-        ips = inference_speed(m, x, repeats=a.repeats)
-        rows.append({"run": str(r), "prompt": cfg.prompt, "manipulator": cfg.manipulator, "decoding": cfg.decoding, "images_per_second": round(ips, 1)})
-        print(f"{r}: {ips:.1f} images/s")
+        for dec in a.decoders if cfg.manipulator == "latent" else ["vae"]:
+            m = load_manipulator(r, device, decoder=dec)
+            ips = inference_speed(m, x, repeats=a.repeats)
+            rows.append({"run": str(r), "prompt": cfg.prompt, "manipulator": cfg.manipulator, "decoding": cfg.decoding, "decoder": dec,
+                         "images_per_second": round(ips, 1)})
+            print(f"{r} ({dec}): {ips:.1f} images/s")
     sd = SDEdit.from_pretrained(cfgs[0].model, device=device, steps=a.sdedit_steps, batch_size=a.n_sdedit)
     xs = x[:a.n_sdedit]
     t = time_calls(lambda: sd.edit(xs, rows[0]["prompt"], strength=0.6, progress=False), repeats=1, device=device)
@@ -51,6 +56,7 @@ def main(argv=None):
     res = {"benchmark": "SDD inference vs SDEdit", "faces": a.n, "sdedit_faces": a.n_sdedit, "sdedit_steps": a.sdedit_steps,
            "sdedit_strength": 0.6, "sdedit_images_per_second": round(sdedit_ips, 2), "runs": rows,
            "median_speedup": float(np.median([r["speedup_vs_sdedit"] for r in rows])),
+           "median_speedup_by_decoder": {d: float(np.median([r["speedup_vs_sdedit"] for r in rows if r["decoder"] == d])) for d in dict.fromkeys(r["decoder"] for r in rows)},
            "machine": machine_name(device), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M"),
            "command": "python bench/edit_speed.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:])}
     save_json(res, a.out)

@@ -68,6 +68,8 @@ class DistillConfig(Config):
     ism_delta: int = 80                 # guidance="ism": the interval t - s (LucidDreamer's 80)
     t_end: int | None = None            # None: every step draws from the selected timesteps; an int: each step's timesteps move
                                         #   linearly from the selected ones (first step) to t_end (last step)
+    fidelity_mask: str = "none"         # "none": the fidelity terms (pixel L1/L2, ||w' - w||^2) hold every pixel; "teacher": only those
+                                        #   outside the teacher's mask of the edit (`Supervisor.edit_mask`, DiffEdit), recomputed per step
     mapper: str = "conv"                # a VAE latent mapper's network: "conv" (residual blocks at the latent's resolution) or
                                         #   "unet" (down to 1/4 and back: each position sees the whole latent; width `channels`)
     decoder: str = "vae"                # a VAE latent mapper's autoencoder at inference (training always uses the VAE): "vae" (the
@@ -129,7 +131,8 @@ class DistillConfig(Config):
         self.resolve()                                              # "auto" made concrete: config.yaml records the choice
         for k, ok in {"manipulator": ("image", "latent"), "guidance": ("sds", "dds", "ism", "clip"), "identity": ("judge", "arcface", "none"),
                       "hqs_target": ("paper", "code"), "precision": tuple(PRECISIONS), "prompts": ("edit", "caption"),
-                      "decoding": ("plain", "residual"), "noise": ("random", "ddim"), "mapper": ("conv", "unet")}.items():
+                      "decoding": ("plain", "residual"), "noise": ("random", "ddim"), "mapper": ("conv", "unet"),
+                      "fidelity_mask": ("none", "teacher")}.items():
             if getattr(self, k) not in ok: raise ValueError(f"{k} must be one of {list(ok)}; got {getattr(self, k)!r}")
         for k in ("steps", "batch_size", "hqs_images", "train_images", "eval_images", "ckpt_every", "sample_every", "image_size", "channels",
                   "inversion_steps", "ism_delta"):
@@ -144,6 +147,8 @@ class DistillConfig(Config):
         if self.noise == "ddim" and self.guidance not in ("sds", "dds"):
             raise ValueError(f"noise='ddim' replaces the random noise of guidance 'sds' or 'dds'; guidance={self.guidance!r} "
                              + ("inverts by itself: keep noise='random'" if self.guidance == "ism" else "draws no noise: keep noise='random'"))
+        if self.fidelity_mask == "teacher" and self.guidance == "clip":
+            raise ValueError("fidelity_mask='teacher' reads the mask from the diffusion teacher; guidance='clip' has none: keep fidelity_mask='none'")
         if self.decoder != "vae" and (self.manipulator != "latent" or self.generator != "vae"):
             raise ValueError(f"decoder={self.decoder!r} replaces the supervisor's VAE of a latent mapper at inference (manipulator='latent', "
                              "generator='vae'); keep decoder='vae' otherwise")
@@ -335,7 +340,7 @@ def prompt_pairs(cfg: DistillConfig, specs=None, n: int = 1) -> tuple:
 
 def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervisor | None = None, t=None, noise=None,
              prompt=None, source_prompt=None, identity_fn: Callable | None = None, student_terms: dict | None = None,
-             guidance_fn: Callable | None = None) -> dict:
+             guidance_fn: Callable | None = None, keep: torch.Tensor | None = None) -> dict:
     """SDD's objective for edits `y` of sources `x` at timesteps `t` with `noise`: the named terms (scalar tensors), their
     weighted sum `loss` (weights: `LOSS_WEIGHTS`) and `grad_l1`, the mean |guidance gradient| (a statistic, not a term).
     - guidance: the teacher's gradient on the edit's latent z = E(y) (`Supervisor.latent_grad`: SDS, or with
@@ -343,7 +348,7 @@ def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervis
       place of `noise`; `cfg.guidance='ism'`: `Supervisor.interval_grad`), entering as the surrogate mean(z * grad), a mean over
       the batch and the latent's entries; or `guidance_fn(y, x)` for another teacher;
     - latent_l2: ||E(y) - E(x)||^2, the image manipulator's stand-in for the paper's ||w' - w||^2;
-    - pixel_l1, pixel_l2: to the source; identity: `identity_fn(y, x)`;
+    - pixel_l1, pixel_l2: to the source (only where `keep`, (N, 1, h, w) at any resolution, is 1: `cfg.fidelity_mask`); identity: `identity_fn(y, x)`;
     - `student_terms`: the manipulator's own, e.g. a latent mapper's latent_code_l2 = ||w' - w||^2.
     A regularizer whose weight is 0 is not computed."""
     terms, z, z_x = {}, None, None
@@ -363,11 +368,12 @@ def sdd_loss(cfg: DistillConfig, y: torch.Tensor, x: torch.Tensor, sup: Supervis
                 noise = sup.inverted_noise(z_inv, t, p_inv, cfg.inversion_steps)
             grad = sup.latent_grad(z.detach(), prompt, t, noise, src)
         terms["guidance"] = (z.float() * grad.float()).sum() / z[0].numel() / len(y)
+    at = lambda v: 1.0 if keep is None else F.interpolate(keep.to(v), size=v.shape[-2:], mode="nearest")   # keep at v's resolution
     if cfg.w_latent and cfg.manipulator == "image":
         z = sup.encode_images(y) if z is None else z
-        terms["latent_l2"] = F.mse_loss(z.float(), source_latent().float())
-    if cfg.w_l1: terms["pixel_l1"] = (y - x).abs().mean()
-    if cfg.w_l2: terms["pixel_l2"] = F.mse_loss(y, x)
+        terms["latent_l2"] = ((z.float() - source_latent().float()).pow(2) * at(z)).mean()
+    if cfg.w_l1: terms["pixel_l1"] = ((y - x).abs() * at(y)).mean()
+    if cfg.w_l2: terms["pixel_l2"] = ((y - x).pow(2) * at(y)).mean()
     if cfg.w_id and identity_fn is not None: terms["identity"] = identity_fn(y, x)
     terms |= student_terms or {}
     terms["loss"] = sum(getattr(cfg, LOSS_WEIGHTS[k]) * v.float() for k, v in terms.items())
@@ -596,6 +602,11 @@ def _build_student(cfg: DistillConfig, gen, sup: Supervisor, device, world: int)
     from torch.nn.parallel import DistributedDataParallel
     return manip, DistributedDataParallel(manip, device_ids=[device.index] if device.type == "cuda" else None)
 
+def _keep_mask(cfg: DistillConfig, sup: Supervisor, x: torch.Tensor, target, source, g: torch.Generator) -> torch.Tensor | None:
+    "Where the fidelity terms hold the source: outside the teacher's mask of the edit (`cfg.fidelity_mask='teacher'`), else everywhere (None)."
+    if cfg.fidelity_mask != "teacher": return None
+    with torch.no_grad(): return 1 - sup.edit_mask(sup.encode_images(x), target, source, generator=g)
+
 def _fit(cfg: DistillConfig, run: Path, sup: Supervisor, manip, model, data: torch.Tensor, source_of: Callable, selection: Selection,
          prompts: tuple, identity_fn, guidance_fn, callback, device, rank: int, world: int, progress: bool) -> dict:
     """Stage 4: the distillation loop from the run's newest checkpoint (if any) to `cfg.steps`, with samples and checkpoints
@@ -627,7 +638,8 @@ def _fit(cfg: DistillConfig, run: Path, sup: Supervisor, manip, model, data: tor
         with amp():
             y = model(batch)
             if not torch.isfinite(y).all(): _stop_non_finite(run, i, "the manipulator's output")
-            try: terms, err = sdd_loss(cfg, y, x, sup, t, noise, target, source, identity_fn, manip.regularizers(x, y), guidance_fn), None
+            keep = _keep_mask(cfg, sup, x, target, source, g)
+            try: terms, err = sdd_loss(cfg, y, x, sup, t, noise, target, source, identity_fn, manip.regularizers(x, y, keep), guidance_fn, keep), None
             except NonFiniteGuidanceError as e: terms, err = None, e
             if _all_mean(torch.tensor([float(terms is None)], device=device), world).item() > 0:   # every rank skips the step together
                 bad_run += 1; bad_total += 1

@@ -289,3 +289,20 @@ def interval_grad(self: Supervisor, z: torch.Tensor, prompt, t, delta: int = 80,
     z_t = a_t.sqrt() * (z_s - (1 - a_s).sqrt() * ref) / a_s.sqrt() + (1 - a_t).sqrt() * ref   # one DDIM inversion step s -> t
     eps = self.predict_noise(z_t, t, prompt)
     return self._finish(WEIGHTINGS[self.weighting](a_t) * (eps - ref), t, prompt)
+
+# %% ../nbs/02_guidance.ipynb #a7d1e008
+@patch
+@torch.no_grad()
+def edit_mask(self: Supervisor, z: torch.Tensor, prompt, source_prompt, t: int = 500, draws: int = 2,
+              generator: torch.Generator | None = None, ratio: float = 3.0, grow: int = 1) -> torch.Tensor:
+    """Where an edit from `source_prompt` to `prompt` acts on latents `z`: DiffEdit's mask, (N, 1, h, w) of 0 and 1. The mean over
+    channels and `draws` noise draws of |eps(z_t, prompt) - eps(z_t, source_prompt)| at timestep `t`, clamped at `ratio` x its mean
+    per image, scaled to [0, 1], thresholded at 0.5 and grown by `grow` latent pixels (the latent is coarse: an edge half in it counts)."""
+    n = len(z); tt = self.check_timesteps(t, n)
+    d = 0
+    for _ in range(draws):
+        z_t = self.add_noise(z.float(), tt, self.noise_like(n, generator))
+        d = d + (self.eps_cond(z_t, tt, prompt) - self.eps_cond(z_t, tt, source_prompt)).abs().mean(1, keepdim=True)
+    top = ratio * d.flatten(1).mean(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    m = (d.clamp(max=top) / top > 0.5).float()
+    return F.max_pool2d(m, 2 * grow + 1, 1, grow) if grow else m

@@ -51,7 +51,7 @@ class ImageManipulator(nn.Module):
         if x.shape[-1] % 4 or x.shape[-2] % 4: raise ValueError(f"ImageManipulator needs sides divisible by 4; got {tuple(x.shape[-2:])}")
         return (x + self.delta(x)).clamp(-1, 1)
 
-    def regularizers(self, x, out) -> dict: return {}
+    def regularizers(self, x, out, keep=None) -> dict: return {}
 
 # %% ../nbs/04_manipulators.ipynb #3cbb3d65
 @runtime_checkable
@@ -202,10 +202,12 @@ class LatentMapper(nn.Module):
         self._w = (w, w2)                      # for the regularizer of this forward pass
         return self.generator.decode(w2)
 
-    def regularizers(self, x, out) -> dict:
+    def regularizers(self, x, out, keep: torch.Tensor | None = None) -> dict:
+        "||w' - w||^2 (mean over entries); spatial latents: only where `keep` (N, 1, h, w) is 1, e.g. outside an edit's mask."
         if self._w is None: return {}
         w, w2 = self._w
-        return {"latent_code_l2": (w2 - w).pow(2).mean()}
+        d = (w2 - w).pow(2)
+        return {"latent_code_l2": (d * keep if keep is not None and w.ndim == 4 else d).mean()}
 
 # %% ../nbs/04_manipulators.ipynb #50f9364e
 MANIPULATORS = ("image", "latent")

@@ -51,13 +51,14 @@ def test_render_benchmark_writes_json(root, tmp_path, python):
 
 def test_edit_speed_benchmark_writes_json_and_refuses_a_non_run(root, tmp_path, python):
     from sdd_nb.distill import DistillConfig, train
-    run = train(DistillConfig(prompt="smiling", manipulator="image", channels=8, selection="fixed:500", steps=1, batch_size=2,
+    run = train(DistillConfig(prompt="smiling", selection="fixed:500", steps=1, batch_size=2,      # a latent mapper (the default)
                               train_images=4, eval_images=2, ckpt_every=1, sample_every=1), tmp_path / "run", progress=False)
     out = tmp_path / "s.json"
     subprocess.run([python, str(root / "bench" / "edit_speed.py"), str(run), "--n", "4", "--n-sdedit", "2", "--sdedit-steps", "2",
-                    "--repeats", "1", "--out", str(out)], check=True, capture_output=True)
+                    "--repeats", "1", "--decoders", "vae", "tiny-sd-taesd", "--out", str(out)], check=True, capture_output=True)
     res = json.loads(out.read_text())
-    assert res["runs"][0]["images_per_second"] > 0 and res["runs"][0]["speedup_vs_sdedit"] > 0 and res["sdedit_images_per_second"] > 0
+    assert [r["decoder"] for r in res["runs"]] == ["vae", "tiny-sd-taesd"] and set(res["median_speedup_by_decoder"]) == {"vae", "tiny-sd-taesd"}
+    assert all(r["images_per_second"] > 0 and r["speedup_vs_sdedit"] > 0 for r in res["runs"]) and res["sdedit_images_per_second"] > 0
     r = subprocess.run([python, str(root / "bench" / "edit_speed.py"), str(tmp_path), "--out", str(tmp_path / "x.json")], capture_output=True, text=True)
     assert r.returncode != 0 and "not a finished run folder" in r.stderr and not (tmp_path / "x.json").exists()
 
