@@ -73,10 +73,12 @@ def scoring_judge(judge=None, device="cpu", trained_with_it: bool = True, name: 
 
 CLEAN_SIGMA = 1.0                 # px of a 64-px image: the low-pass under which the blend is read (the VAE's blur of thin lines is not a ghost)
 CLEAN_BLEND = (0.75, 1.25)        # the share of the true change a clean edit carries: a 70/30 cross-fade (0.7) is not clean
-CLEAN_RESIDUAL = {"faces": {"expression": 1.1, "hair_color": 0.16, "hair_style": 0.29, "glasses": 0.57, "beard": 0.28, "pose": 0.33}}
+CLEAN_RESIDUAL = {"faces": {"expression": 1.1, "hair_color": 0.16, "hair_style": 0.29, "glasses": 0.57, "beard": 0.28, "pose": 0.33},
+                  "cats": {"fur": 0.16, "pattern": 0.51, "eyes": 0.71, "ears": 0.51, "expression": 0.95},
+                  "cars": {"color": 0.22, "style": 0.47, "wheels": 0.21, "roof": 0.67, "view": 0.32}}
 # the residual off the source-truth line a clean edit may leave, per attribute: 1.25 x the largest 99.5th percentile that the
-# VAE round trip of the truth leaves (plain D(E(t)) and residual x + D(E(t)) - D(E(x)); tiny-sd, 200 validation faces per prompt;
-# tools/clean_calibration.py). Thin lines (expressions, glasses) are what the VAE draws least exactly: their allowance is widest.
+# VAE round trip of the truth leaves (plain D(E(t)) and residual x + D(E(t)) - D(E(x)); the domain's tiny-sd, 200 validation items per prompt;
+# tools/clean_calibration.py [--domain cats|cars]). Thin lines (expressions, glasses) are what the VAE draws least exactly: their allowance is widest.
 
 def _gauss_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     r = max(1, int(3 * sigma)); k = torch.exp(-torch.arange(-r, r + 1.0) ** 2 / (2 * sigma ** 2)); k = (k / k.sum()).to(x)
@@ -101,7 +103,7 @@ def blend_fit(edited: torch.Tensor, source: torch.Tensor, truth: torch.Tensor, m
 
 def clean_images(fit: dict, domain_name: str, attribute: str) -> torch.Tensor | None:
     """Which edits are clean images (bool (N,)): a blend within `CLEAN_BLEND` and a residual within the attribute's
-    `CLEAN_RESIDUAL`; None where the attribute has no calibrated allowance (the toy cats and cars, for now)."""
+    `CLEAN_RESIDUAL`; None where the attribute has no calibrated allowance."""
     limit = CLEAN_RESIDUAL.get(domain_name, {}).get(attribute)
     if limit is None: return None
     return (fit["blend"] >= CLEAN_BLEND[0]) & (fit["blend"] <= CLEAN_BLEND[1]) & (fit["residual"] <= limit)
