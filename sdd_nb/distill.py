@@ -202,7 +202,7 @@ class DistillConfig(Config):
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 # a run resumes (or is reused by another notebook) only with the same settings, except these
-RESUME_FREE = ("steps", "device", "eval_images", "ckpt_every", "sample_every", "max_bad_steps", "source_prompt", "decoder")
+RESUME_FREE = ("steps", "device", "eval_images", "ckpt_every", "sample_every", "max_bad_steps", "source_prompt")
 
 def config_diff(run: str | Path, cfg: DistillConfig) -> dict:
     """{setting: (the run's, cfg's)} for the settings where the run folder's config.yaml differs from `cfg`, outside
@@ -774,12 +774,13 @@ def _edit_batch(m, x: torch.Tensor, size: int | None) -> torch.Tensor:
     return (x + resize_images(m(small) - small, tuple(x.shape[-2:]))).clamp(-1, 1)
 
 @torch.no_grad()
-def edit(manipulator, images, batch_size: int = 64, device="cpu", progress: bool = True) -> torch.Tensor:
+def edit(manipulator, images, batch_size: int = 64, device="cpu", progress: bool = True, decoder: str | None = None) -> torch.Tensor:
     """Edit images with a trained manipulator (or the run folder holding one): `images` a NCHW tensor in [-1, 1], a list
     of PIL images of one size, or a folder of images (read at the manipulator's size). Returns the edited NCHW tensor in
-    [-1, 1] on the CPU, the size the images went in (see `_edit_batch` for images of another size than the training one)."""
+    [-1, 1] on the CPU, the size the images went in (see `_edit_batch` for images of another size than the training one).
+    `decoder`: a run's VAE latent mapper with another autoencoder than its own (`load_manipulator`), e.g. "tiny-sd-taesd"."""
     device = get_device(device)
-    m = load_manipulator(manipulator, device) if isinstance(manipulator, (str, Path)) else manipulator.eval()
+    m = load_manipulator(manipulator, device, decoder) if isinstance(manipulator, (str, Path)) else manipulator.eval()
     size = getattr(m, "image_size", None)                        # None (a manipulator built in memory): edit at the images' size
     images = check_images(_as_batch(images, size or 64), min_size=MIN_EDIT_SIZE)
     if size and tuple(images.shape[-2:]) != (size, size):
