@@ -30,9 +30,9 @@ class DiffusionEditor(FrozenDiffusion):
         return cls(load_sd(model, get_device(device), dtype), device=device, dtype=dtype, **kw)
 
     @torch.no_grad()
-    def eps(self, z, t, prompt: str, guidance_scale: float | None) -> torch.Tensor:
-        "Noise prediction (float32) for `prompt`; classifier-free guided unless `guidance_scale` is None or 1."
-        n = len(z); cond = self._embed(prompt).expand(n, -1, -1)
+    def eps(self, z, t, prompt: str | list[str], guidance_scale: float | None) -> torch.Tensor:
+        "Noise prediction (float32) for `prompt` (one, or one per latent); classifier-free guided unless `guidance_scale` is None or 1."
+        n = len(z); cond = self._embed(prompt).expand(n, -1, -1) if isinstance(prompt, str) else self.encode_prompt(prompt, n)
         if guidance_scale is None or guidance_scale == 1: return self.unet(z.to(self.dtype), t, cond).sample.float()
         return self.guided_eps(z, t, cond, self._embed("").expand(n, -1, -1), guidance_scale)
 
@@ -51,14 +51,20 @@ class DiffusionEditor(FrozenDiffusion):
         if x.shape[-1] != size: x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         return x
 
-    def edit(self, images: torch.Tensor, prompt: str, strength: float = 0.6, source_prompt: str = "",
+    def edit(self, images: torch.Tensor, prompt: str | list[str], strength: float = 0.6, source_prompt: str | list[str] = "",
              seed: int = 0, progress: bool = True) -> torch.Tensor:
-        "Edit NCHW images in [-1, 1] towards `prompt`, in batches; returns edited images on the CPU at the input size."
-        check_prompt(prompt); self._check(images, strength)
+        """Edit NCHW images in [-1, 1] towards `prompt`, in batches; returns edited images on the CPU at the input size.
+        `prompt` and `source_prompt` are one string for every image or a list of one per image (e.g. each toy face's caption)."""
+        self._check(images, strength)
+        if isinstance(prompt, str): check_prompt(prompt)
+        for name, p in (("prompt", prompt), ("source_prompt", source_prompt)):
+            if not isinstance(p, str) and len(check_prompt(p, name)) != len(images):
+                raise ValueError(f"{name} is a list of {len(p)} prompts for {len(images)} images: give one string, or one prompt per image")
+        at = lambda p, i: p if isinstance(p, str) else list(p)[i:i + self.batch_size]     # a batch's prompts
         g = torch.Generator().manual_seed(seed)
         out = []
         for i in progress_bar(range(0, len(images), self.batch_size), desc=type(self).__name__, disable=not progress, leave=False):
-            out.append(self._edit_batch(images[i:i + self.batch_size], prompt, strength, source_prompt, g).cpu())
+            out.append(self._edit_batch(images[i:i + self.batch_size], at(prompt, i), strength, at(source_prompt, i), g).cpu())
         return torch.cat(out)
 
 # %% ../nbs/06_baselines.ipynb #90b79d26

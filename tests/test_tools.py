@@ -1,0 +1,31 @@
+"""tools/teacher_ceiling.py: the teacher's multi-step edits read by the clean success (tiny run), and its bad inputs."""
+import json
+import os
+import subprocess
+
+
+def _run(root, python, *args):
+    return subprocess.run([python, "tools/teacher_ceiling.py", *args], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_teacher_ceiling_tiny_run(root, tmp_path, python):
+    out = tmp_path / "tc"
+    r = _run(root, python, "--n", "2", "--prompts", "smiling", "--strengths", "0.5", "--out", str(out))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    d = json.loads(out.with_suffix(".json").read_text())
+    assert len(d["val"]) == 4 and len(d["test"]) == 1                 # SDEdit, DDIB x bare prompt, caption; the chosen one on test
+    assert {(v["method"], v["prompts"]) for v in d["val"]} == {("SDEdit", "edit"), ("SDEdit", "caption"), ("DDIB", "edit"), ("DDIB", "caption")}
+    chosen = d["chosen"]["smiling"]
+    assert max(d["val"], key=lambda v: (v["clean_success"], v["edit_success"]))["method"] == chosen["method"]
+    assert all(0 <= v["clean_success"] <= v["edit_success"] <= 1 for v in d["val"] + d["test"])
+    assert "| smiling |" in out.with_suffix(".md").read_text() and (tmp_path / "tc_grid.png").stat().st_size > 0
+    again = _run(root, python, "--n", "2", "--prompts", "smiling", "--out", str(out))     # results outside figures/ are not overwritten
+    assert again.returncode != 0 and "exists" in again.stderr
+
+
+def test_teacher_ceiling_bad_inputs(root, python):
+    r = _run(root, python, "--prompts", "purple hair")
+    assert r.returncode != 0 and "not toy-face edit prompts: ['purple hair']" in r.stderr
+    r = _run(root, python, "--strengths", "1.5")
+    assert r.returncode != 0 and "--strengths must be in (0, 1]" in r.stderr
