@@ -11,11 +11,18 @@ def _run(root, python, *args):
 
 def test_teacher_ceiling_tiny_run(root, tmp_path, python):
     out = tmp_path / "tc"
+    # a killed run left one setting measured: the run started again reuses it and measures the rest
+    kept = {"prompt": "smiling", "split": "val", "method": "DDIB", "prompts": "edit", "strength": 0.5, "edit_success": 0.5,
+            "clean_success": 0.5, "preservation": 1.0, "psnr_outside_mask": 30.0, "blend": 1.0, "residual": 0.1, "n_images": 2,
+            "ddim_steps": 20, "guidance_scale": 7.5, "seconds": -1}
+    (tmp_path / "tc.partial.jsonl").write_text(json.dumps(kept) + "\n")
     r = _run(root, python, "--n", "2", "--prompts", "smiling", "--strengths", "0.5", "--out", str(out))
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     d = json.loads(out.with_suffix(".json").read_text())
     assert len(d["val"]) == 4 and len(d["test"]) == 1                 # SDEdit, DDIB x bare prompt, caption; the chosen one on test
     assert {(v["method"], v["prompts"]) for v in d["val"]} == {("SDEdit", "edit"), ("SDEdit", "caption"), ("DDIB", "edit"), ("DDIB", "caption")}
+    assert [v["seconds"] for v in d["val"]].count(-1) == 1 and "resuming: 1 settings" in r.stdout
+    assert not (tmp_path / "tc.partial.jsonl").exists()                 # removed when the run ends
     chosen = d["chosen"]["smiling"]
     assert max(d["val"], key=lambda v: (v["clean_success"], v["edit_success"]))["method"] == chosen["method"]
     assert all(0 <= v["clean_success"] <= v["edit_success"] <= 1 for v in d["val"] + d["test"])

@@ -12,8 +12,10 @@ ties by edit success) and that one setting per prompt is measured once on the te
 same faces is an optimistic ceiling; the test split says how much of it holds.
 Writes figures/teacher_ceiling.json (every setting on val, the chosen one on test, machine, command) and
 figures/teacher_ceiling.md (the table) and figures/teacher_ceiling_grid.png (test faces: source, the teacher's chosen edit, truth).
+Each validation setting's row is appended to <out>.partial.jsonl as it is measured: a killed run started again with the same
+arguments measures only what is missing (the file is removed when the run ends).
 
-    python tools/teacher_ceiling.py              # 100 faces per prompt and split, about 40 min on one CPU thread
+    python tools/teacher_ceiling.py              # 100 faces per prompt and split, about 70 min on one CPU thread
     python tools/teacher_ceiling.py --n 8 --prompts smiling "white hair" --strengths 0.7 --out /tmp/tc   # a quick look
 """
 import argparse, json, platform, sys, time
@@ -44,16 +46,22 @@ def teacher_edit(editors, method, style, strength, tr, prompt, steps_seed=0):
     return editors[method].edit(tr["image"], tgt, strength=strength, seed=steps_seed, progress=False, **kw)
 
 
-def measure(editors, judge, prompt, split, n, settings):
+def measure(editors, judge, prompt, split, n, settings, done=None, cache=None):
+    "Each setting's scores on `n` faces of `split` (and its edits); rows already in `done` (by setting) are reused, new ones appended to `cache`."
     tr = toy_truth(prompt, split, n, 64)
     rows, images = [], {}
     for method, style, strength in settings:
+        if done and (prompt, split, method, style, strength) in done:
+            rows.append(done[(prompt, split, method, style, strength)]); continue
         t0 = time.perf_counter()
         y = teacher_edit(editors, method, style, strength, tr, prompt)
         m = edit_metrics(y, tr, judge)
         rows.append({"prompt": prompt, "split": split, "method": method, "prompts": style, "strength": strength,
-                     **{k: m[k] for k in KEYS}, "n_images": n, "seconds": round(time.perf_counter() - t0, 1)})
+                     **{k: m[k] for k in KEYS}, "n_images": n, "ddim_steps": editors[method].steps,
+                     "guidance_scale": editors[method].guidance_scale, "seconds": round(time.perf_counter() - t0, 1)})
         images[(method, style, strength)] = y
+        if cache is not None:
+            with open(cache, "a") as f: f.write(json.dumps(rows[-1]) + "\n")
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}), flush=True)
     return rows, images, tr
 
@@ -83,7 +91,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100, help="faces per prompt and split")
     ap.add_argument("--prompts", nargs="+", default=None, help="default: the toy faces' 11 edit prompts")
-    ap.add_argument("--strengths", type=float, nargs="+", default=[0.5, 0.7, 0.9])
+    ap.add_argument("--strengths", type=float, nargs="+", default=[0.5, 0.7, 0.9, 1.0], help="noise levels (1: SDEdit from pure noise, DDIB's full bridge)")
     ap.add_argument("--ddim-steps", type=int, default=20)
     ap.add_argument("--guidance-scale", type=float, default=7.5)
     ap.add_argument("--out", default=str(ROOT / "figures" / "teacher_ceiling"), help="output path without suffix (.json, .md, _grid.png)")
@@ -103,9 +111,17 @@ def main():
     editors = {"SDEdit": SDEdit.from_pretrained("tiny-sd", **kw), "DDIB": DDIB.from_pretrained("tiny-sd", **kw)}
     judge = load_judge("scorer", "cpu")                       # trains nothing
     settings = [(m, s, x) for m in editors for s in ("edit", "caption") for x in a.strengths]
+    cache = Path(str(out_path) + ".partial.jsonl")            # a killed run resumes: the settings measured so far, for these arguments
+    key = {"n_images": a.n, "ddim_steps": a.ddim_steps, "guidance_scale": a.guidance_scale}
+    done = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            r = json.loads(line)
+            if all(r.get(k) == v for k, v in key.items()): done[(r["prompt"], r["split"], r["method"], r["prompts"], r["strength"])] = r
+        print(f"resuming: {len(done)} settings already measured ({cache})", flush=True)
     val_rows, test_rows, chosen, grid, labels = [], [], {}, [], []
     for p in prompts:
-        rows, _, _ = measure(editors, judge, p, "val", a.n, settings)
+        rows, _, _ = measure(editors, judge, p, "val", a.n, settings, done, cache)
         val_rows += rows
         b = best(rows)
         t, images, tr = measure(editors, judge, p, "test", a.n, [(b["method"], b["prompts"], b["strength"])])
@@ -115,8 +131,8 @@ def main():
         labels += [f"{p}: source", f"{b['method']} {b['prompts']} {b['strength']:g}", "truth"]
     cmd = "python tools/teacher_ceiling.py" + (f" --n {a.n}" if a.n != 100 else "") + \
           (" --prompts " + " ".join(f'"{p}"' for p in prompts) if a.prompts else "") + \
-          (" --strengths " + " ".join(f"{s:g}" for s in a.strengths) if a.strengths != [0.5, 0.7, 0.9] else "")
-    out = {"command": cmd, "machine": f"{machine_name()}, {a.threads} thread(s)", "torch": torch.__version__,
+          (" --strengths " + " ".join(f"{s:g}" for s in a.strengths) if a.strengths != [0.5, 0.7, 0.9, 1.0] else "")
+    out = {"command": cmd, "machine": machine_name(), "torch": torch.__version__, "resumed_settings": len(done),
            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M"), "teacher": "tiny-sd",
            "ddim_steps": a.ddim_steps, "guidance_scale": a.guidance_scale, "strengths": a.strengths, "n_images": a.n,
            "scorer": "scorer (trains nothing)", "val": val_rows, "test": test_rows,
@@ -128,8 +144,9 @@ def main():
     out_path.with_suffix(".md").write_text(md + f"\n\nThe teacher's multi-step edits (tiny-sd; SDEdit and DDIB, {a.ddim_steps} DDIM steps, "
                                            f"guidance {a.guidance_scale:g}), {a.n} faces per prompt and split, read by the scorer; the setting "
                                            f"with the best clean success on the validation split, measured once on the test split. "
-                                           f"{out['machine']}, torch {torch.__version__}, {out['date']}: `{cmd}`.\n")
+                                           f"{out['machine']}, {out['date']}: `{cmd}`.\n")
     save_grid(grid, Path(str(out_path) + "_grid.png"), row_labels=labels, scale=2)
+    cache.unlink(missing_ok=True)
     print(md)
 
 
