@@ -36,3 +36,18 @@ def test_teacher_ceiling_bad_inputs(root, python):
     assert r.returncode != 0 and "not toy-face edit prompts: ['purple hair']" in r.stderr
     r = _run(root, python, "--strengths", "1.5")
     assert r.returncode != 0 and "--strengths must be in (0, 1]" in r.stderr
+
+
+def test_teacher_ceiling_resume_file_keeps_every_prompt(root, tmp_path):
+    "The resume file holds every setting measured so far, across prompts (what a killed run starts again from)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("teacher_ceiling", root / "tools" / "teacher_ceiling.py")
+    tc = importlib.util.module_from_spec(spec); spec.loader.exec_module(tc)
+    from sdd_nb.models import load_judge
+    editors = {"DDIB": tc.DDIB.from_pretrained("tiny-sd", steps=4)}
+    cache = tmp_path / "tc.partial.jsonl"
+    measured = (cache, [])
+    for p in ("smiling", "beard"):
+        tc.measure(editors, load_judge("scorer", "cpu"), p, "val", 2, [("DDIB", "edit", 0.5)], {}, measured)
+    rows = [json.loads(line) for line in cache.read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == ["smiling", "beard"] and all(r["ddim_steps"] == 4 for r in rows)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import sdd_nb                                                 # noqa: E402,F401  (libgomp's short spin before torch works)
 from sdd_nb.baselines import SDEdit, DDIB                     # noqa: E402
-from sdd_nb.core import machine_name, save_json, save_grid    # noqa: E402
+from sdd_nb.core import machine_name, save_json, save_grid, save_text   # noqa: E402
 from sdd_nb.distill import DistillConfig, prompt_pairs        # noqa: E402
 from sdd_nb.domains import domain                             # noqa: E402
 from sdd_nb.metrics import toy_truth, edit_metrics           # noqa: E402
@@ -47,7 +47,7 @@ def teacher_edit(editors, method, style, strength, tr, prompt, steps_seed=0):
 
 
 def measure(editors, judge, prompt, split, n, settings, done=None, cache=None):
-    "Each setting's scores on `n` faces of `split` (and its edits); rows already in `done` (by setting) are reused, new ones appended to `cache`."
+    "Each setting's scores on `n` faces of `split` (and its edits); rows already in `done` (by setting) are reused, new ones added to `cache` (path, rows)."
     tr = toy_truth(prompt, split, n, 64)
     rows, images = [], {}
     for method, style, strength in settings:
@@ -60,8 +60,8 @@ def measure(editors, judge, prompt, split, n, settings, done=None, cache=None):
                      **{k: m[k] for k in KEYS}, "n_images": n, "ddim_steps": editors[method].steps,
                      "guidance_scale": editors[method].guidance_scale, "seconds": round(time.perf_counter() - t0, 1)})
         images[(method, style, strength)] = y
-        if cache is not None:
-            with open(cache, "a") as f: f.write(json.dumps(rows[-1]) + "\n")
+        if cache is not None:                               # (path, rows so far): rewritten whole, atomically, after each setting
+            cache[1].append(rows[-1]); save_text("".join(json.dumps(r) + "\n" for r in cache[1]), cache[0])
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}), flush=True)
     return rows, images, tr
 
@@ -119,9 +119,10 @@ def main():
             r = json.loads(line)
             if all(r.get(k) == v for k, v in key.items()): done[(r["prompt"], r["split"], r["method"], r["prompts"], r["strength"])] = r
         print(f"resuming: {len(done)} settings already measured ({cache})", flush=True)
+    measured = (cache, list(done.values()))                   # the resume file and every row it holds, kept across prompts
     val_rows, test_rows, chosen, grid, labels = [], [], {}, [], []
     for p in prompts:
-        rows, _, _ = measure(editors, judge, p, "val", a.n, settings, done, cache)
+        rows, _, _ = measure(editors, judge, p, "val", a.n, settings, done, measured)
         val_rows += rows
         b = best(rows)
         t, images, tr = measure(editors, judge, p, "test", a.n, [(b["method"], b["prompts"], b["strength"])])
@@ -141,10 +142,10 @@ def main():
     out["seconds"] = round(time.perf_counter() - t_all, 1)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     save_json(out, out_path.with_suffix(".json"))
-    out_path.with_suffix(".md").write_text(md + f"\n\nThe teacher's multi-step edits (tiny-sd; SDEdit and DDIB, {a.ddim_steps} DDIM steps, "
+    save_text(md + f"\n\nThe teacher's multi-step edits (tiny-sd; SDEdit and DDIB, {a.ddim_steps} DDIM steps, "
                                            f"guidance {a.guidance_scale:g}), {a.n} faces per prompt and split, read by the scorer; the setting "
                                            f"with the best clean success on the validation split, measured once on the test split. "
-                                           f"{out['machine']}, {out['date']}: `{cmd}`.\n")
+                                           f"{out['machine']}, {out['date']}: `{cmd}`.\n", out_path.with_suffix(".md"))
     save_grid(grid, Path(str(out_path) + "_grid.png"), row_labels=labels, scale=2)
     cache.unlink(missing_ok=True)
     print(md)
