@@ -12,7 +12,7 @@ ties by edit success) and that one setting per prompt is measured once on the te
 same faces is an optimistic ceiling; the test split says how much of it holds.
 Writes figures/teacher_ceiling.json (every setting on val, the chosen one on test, machine, command) and
 figures/teacher_ceiling.md (the table) and figures/teacher_ceiling_grid.png (test faces: source, the teacher's chosen edit, truth).
-Each validation setting's row is appended to <out>.partial.jsonl as it is measured: a killed run started again with the same
+Each validation setting's row is saved to <out>.partial.jsonl (rewritten atomically) as it is measured: a killed run started again with the same
 arguments measures only what is missing (the file is removed when the run ends).
 
     python tools/teacher_ceiling.py              # 100 faces per prompt and split, about 70 min on one CPU thread
@@ -31,19 +31,19 @@ from sdd_nb.core import machine_name, save_json, save_grid, save_text   # noqa: 
 from sdd_nb.distill import DistillConfig, prompt_pairs        # noqa: E402
 from sdd_nb.domains import domain                             # noqa: E402
 from sdd_nb.metrics import toy_truth, edit_metrics           # noqa: E402
-from sdd_nb.models import load_judge                         # noqa: E402
+from sdd_nb.models import load_judge, load_sd                # noqa: E402
 
 KEYS = ("edit_success", "clean_success", "preservation", "psnr_outside_mask", "blend", "residual")
 
 
-def teacher_edit(editors, method, style, strength, tr, prompt, steps_seed=0):
+def teacher_edit(editors, method, style, strength, tr, prompt, seed=0):
     "One setting's edits of `tr`'s faces: `method` SDEdit or DDIB, `style` 'edit' (the bare prompt) or 'caption' (each face's)."
     if style == "caption":
         specs = [domain("faces").sample_spec(0, int(i)) for i in tr["index"]]      # toy_truth's faces (seed 0)
         tgt, src = prompt_pairs(DistillConfig(prompt=prompt, prompts="caption"), specs)
     else: tgt, src = prompt, "a photo of a face"
     kw = {"source_prompt": src} if method == "DDIB" else {}
-    return editors[method].edit(tr["image"], tgt, strength=strength, seed=steps_seed, progress=False, **kw)
+    return editors[method].edit(tr["image"], tgt, strength=strength, seed=seed, progress=False, **kw)
 
 
 def measure(editors, judge, prompt, split, n, settings, done=None, cache=None):
@@ -70,7 +70,8 @@ def best(rows):
     return max(rows, key=lambda r: (r["clean_success"], r["edit_success"]))
 
 
-def table(chosen, out):
+def table(chosen) -> str:
+    "The markdown table: per prompt, the setting chosen on val, its val and test scores; the means."
     pct = lambda v: f"{100 * v:.1f}%"
     lines = ["| prompt | teacher setting (chosen on val) | val: clean [edit success] / preservation / PSNR outside | "
              "test: clean [edit success] / preservation / PSNR outside | blend / residual (test, median) |",
@@ -83,8 +84,7 @@ def table(chosen, out):
     mean = lambda s, k: sum(c[s][k] for c in chosen.values()) / len(chosen)
     lines.append(f"| mean | | {pct(mean(0, 'clean_success'))} [{pct(mean(0, 'edit_success'))}] | "
                  f"{pct(mean(1, 'clean_success'))} [{pct(mean(1, 'edit_success'))}] / {pct(mean(1, 'preservation'))} | |")
-    out["table_md"] = "\n".join(lines)
-    return out["table_md"]
+    return "\n".join(lines)
 
 
 def main():
@@ -108,7 +108,8 @@ def main():
     torch.set_num_threads(a.threads)
     t_all = time.perf_counter()
     kw = {"steps": a.ddim_steps, "guidance_scale": a.guidance_scale}
-    editors = {"SDEdit": SDEdit.from_pretrained("tiny-sd", **kw), "DDIB": DDIB.from_pretrained("tiny-sd", **kw)}
+    pipe = load_sd("tiny-sd")                                 # one pipeline, shared by both editors
+    editors = {"SDEdit": SDEdit(pipe, **kw), "DDIB": DDIB(pipe, **kw)}
     judge = load_judge("scorer", "cpu")                       # trains nothing
     settings = [(m, s, x) for m in editors for s in ("edit", "caption") for x in a.strengths]
     cache = Path(str(out_path) + ".partial.jsonl")            # a killed run resumes: the settings measured so far, for these arguments
@@ -138,14 +139,14 @@ def main():
            "ddim_steps": a.ddim_steps, "guidance_scale": a.guidance_scale, "strengths": a.strengths, "n_images": a.n,
            "scorer": "scorer (trains nothing)", "val": val_rows, "test": test_rows,
            "chosen": {p: {"method": v["method"], "prompts": v["prompts"], "strength": v["strength"]} for p, (v, _) in chosen.items()}}
-    md = table(chosen, out)
+    md = out["table_md"] = table(chosen)
     out["seconds"] = round(time.perf_counter() - t_all, 1)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     save_json(out, out_path.with_suffix(".json"))
-    save_text(md + f"\n\nThe teacher's multi-step edits (tiny-sd; SDEdit and DDIB, {a.ddim_steps} DDIM steps, "
-                                           f"guidance {a.guidance_scale:g}), {a.n} faces per prompt and split, read by the scorer; the setting "
-                                           f"with the best clean success on the validation split, measured once on the test split. "
-                                           f"{out['machine']}, {out['date']}: `{cmd}`.\n", out_path.with_suffix(".md"))
+    about = (f"The teacher's multi-step edits (tiny-sd; SDEdit and DDIB, {a.ddim_steps} DDIM steps, guidance {a.guidance_scale:g}), "
+             f"{a.n} faces per prompt and split, read by the scorer; the setting with the best clean success on the validation split, "
+             f"measured once on the test split. {out['machine']}, {out['date']}: `{cmd}`.")
+    save_text(f"{md}\n\n{about}\n", out_path.with_suffix(".md"))
     save_grid(grid, Path(str(out_path) + "_grid.png"), row_labels=labels, scale=2)
     cache.unlink(missing_ok=True)
     print(md)
